@@ -1,0 +1,1 @@
+"""Metacontroller sync hooks for MLTrainingJob and MLDeployment."""

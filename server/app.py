@@ -1,0 +1,195 @@
+"""The inference server's Flask application: `create_app()` serves one model version.
+
+Routes: POST /predict, the Open Inference Protocol (V2) REST routes, GET /metrics.
+Every response names the model and version in the X-Model-Name / X-Model-Version
+headers, and JSON bodies carry them too.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import orjson
+from flask import Flask, Response, request
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from server import validation
+from server.config import ServerConfig
+from server.errors import AppError, InvalidRequest, ModelNotReady, NotFound
+from server.faults import FaultInjector
+from server.metrics import InferenceMetrics
+from server.model import ModelLoadError, ServedModel
+
+log = logging.getLogger("aurora.serve")
+JSON = "application/json"
+
+
+def load_model(config: ServerConfig) -> ServedModel:
+    """Load the configured version; on failure keep serving probes, never predictions."""
+    served = ServedModel(config.model_root, config.model, config.version)
+    try:
+        served.load()
+    except ModelLoadError as err:
+        log.error("model %s/%s is not servable: %s", config.model, config.version, err)
+    return served
+
+
+def create_app(config: ServerConfig | None = None, *, served: ServedModel | None = None) -> Flask:
+    """Build the app for one model version (loaded here unless `served` is given)."""
+    config = config or ServerConfig.from_env(os.environ)
+    served = served or load_model(config)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    metrics = InferenceMetrics(
+        app,
+        model=served.name,
+        version=served.version or "unknown",
+        track=config.track,
+        estimator=served.estimator_type or "unknown",
+        multiprocess="PROMETHEUS_MULTIPROC_DIR" in os.environ,
+    )
+    metrics.set_ready(served.ready)
+    faults = FaultInjector(config) if config.faults_enabled else None
+    if faults:
+        log.warning("fault injection is ON: error rate %s, latency %ss", config.fault_error_rate, config.fault_latency_seconds)
+    Routes(served, metrics, faults, config.max_rows).register(app)
+    return app
+
+
+def json_response(body: dict, status: int = 200) -> Response:
+    return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), status=status, mimetype=JSON)
+
+
+def read_json() -> dict:
+    try:
+        body = orjson.loads(request.get_data(cache=False))
+    except orjson.JSONDecodeError as err:
+        raise InvalidRequest(f"body is not valid JSON: {err}") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("body must be a JSON object")
+    return body
+
+
+class Routes:
+    """The handlers, bound to one served model, its metrics and the fault injector."""
+
+    def __init__(self, served: ServedModel, metrics: InferenceMetrics, faults: FaultInjector | None, max_rows: int):
+        self.served = served
+        self.metrics = metrics
+        self.faults = faults
+        self.predict_schema = validation.predict_schema(served.features, max_rows)
+        self.infer_schema = validation.InferRequestSchema()
+        self.max_rows = max_rows
+        self.headers = {"X-Model-Name": served.name, "X-Model-Version": served.version or "unknown"}
+
+    def register(self, app: Flask) -> None:
+        app.add_url_rule("/predict", view_func=self.predict, methods=["POST"])
+        app.add_url_rule("/v2", view_func=self.server_metadata)
+        app.add_url_rule("/v2/health/live", view_func=self.live)
+        app.add_url_rule("/v2/health/ready", view_func=self.ready)
+        # The endpoint name is the `endpoint` label of the request metrics.
+        for prefix, suffix in (("/v2/models/<name>", ""), ("/v2/models/<name>/versions/<version>", "_version")):
+            app.add_url_rule(prefix, view_func=self.model_metadata, endpoint=f"v2_metadata{suffix}")
+            app.add_url_rule(f"{prefix}/ready", view_func=self.model_ready, endpoint=f"v2_model_ready{suffix}")
+            app.add_url_rule(f"{prefix}/infer", view_func=self.infer, methods=["POST"], endpoint=f"v2_infer{suffix}")
+        app.register_error_handler(AppError, self.app_error)
+        app.register_error_handler(HTTPException, self.http_error)
+        app.register_error_handler(Exception, self.unexpected_error)
+        app.after_request(self.add_headers)
+
+    # Inference
+
+    def predict(self):
+        """POST /predict: {"instances": rows} -> {"predictions", "model", "version"}."""
+        try:
+            matrix = self.predict_schema.load(read_json())["instances"]
+        except ValidationError as err:
+            raise InvalidRequest(validation.error_message(err.messages)) from None
+        predictions = self.run(matrix)
+        return json_response({"predictions": predictions, "model": self.served.name, "version": self.served.version})
+
+    def infer(self, name: str, version: str | None = None):
+        """POST /v2/models/<name>/infer: one [rows, features] tensor in, one FP64 tensor out."""
+        self.check_model(name, version)
+        try:
+            body = self.infer_schema.load(read_json())
+            matrix = validation.tensor_matrix(body["inputs"][0], len(self.served.features), self.max_rows)
+        except ValidationError as err:
+            raise InvalidRequest(validation.error_message(err.messages)) from None
+        predictions = self.run(matrix)
+        output = {"name": "predict", "shape": [len(predictions)], "datatype": "FP64", "data": predictions}
+        response = {"model_name": self.served.name, "model_version": self.served.version, "outputs": [output]}
+        if body["id"] is not None:
+            response["id"] = body["id"]
+        return json_response(response)
+
+    def run(self, matrix):
+        if not self.served.ready:
+            raise ModelNotReady(f"model is not ready: {self.served.reason}")
+        if self.faults:
+            self.faults.apply()
+        predictions = self.served.predict(matrix)
+        self.metrics.rows.inc(len(predictions))
+        return predictions
+
+    # Health and metadata
+
+    def live(self):
+        return json_response({"live": True})
+
+    def ready(self):
+        body = {"ready": self.served.ready, "model": self.served.name, "version": self.served.version}
+        if not self.served.ready:
+            body["error"] = self.served.reason
+        return json_response(body, 200 if self.served.ready else 503)
+
+    def model_ready(self, name: str, version: str | None = None):
+        self.check_model(name, version)
+        return json_response({"name": name, "ready": self.served.ready}, 200 if self.served.ready else 503)
+
+    def server_metadata(self):
+        return json_response({"name": "aurora", "version": "v2", "extensions": []})
+
+    def model_metadata(self, name: str, version: str | None = None):
+        self.check_model(name, version)
+        width = len(self.served.features)
+        return json_response(
+            {
+                "name": self.served.name,
+                "versions": [self.served.version] if self.served.version else [],
+                "platform": "sklearn",
+                "inputs": [{"name": "input-0", "datatype": "FP64", "shape": [-1, width]}],
+                "outputs": [{"name": "predict", "datatype": "FP64", "shape": [-1]}],
+                "parameters": {"features": self.served.features, "estimator": self.served.estimator_type},
+            }
+        )
+
+    def check_model(self, name: str, version: str | None) -> None:
+        if name != self.served.name:
+            raise NotFound(f"model {name!r} is not served here; this server serves {self.served.name!r}")
+        if version is not None and version != self.served.version:
+            raise NotFound(f"version {version!r} is not served here; this server serves {self.served.version!r}")
+
+    # Errors and headers
+
+    def app_error(self, err: AppError):
+        self.metrics.count_error(err.reason)
+        return self.error_response(err.message, err.status)
+
+    def http_error(self, err: HTTPException):
+        self.metrics.count_error("too_large" if err.code == 413 else "http")
+        return self.error_response(err.description or err.name, err.code or 500)
+
+    def unexpected_error(self, err: Exception):
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        self.metrics.count_error("internal")
+        return self.error_response("internal error", 500)
+
+    def error_response(self, message: str, status: int) -> Response:
+        return json_response({"error": message, "model": self.served.name, "version": self.served.version}, status)
+
+    def add_headers(self, response: Response) -> Response:
+        response.headers.update(self.headers)
+        return response

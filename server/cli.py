@@ -1,0 +1,93 @@
+"""`aurora-serve`: run the inference server under gunicorn, or `aurora-serve check` the model.
+
+The model is loaded once in the gunicorn master (preload) and shared by the
+workers; 'latest' is therefore resolved once, at start. Metrics use
+prometheus_client's multiprocess mode, so the folder is set and emptied before
+prometheus_client is first imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import tempfile
+
+from server.config import ServerConfig
+from server.errors import ConfigError
+
+log = logging.getLogger("aurora.serve")
+DEFAULT_BIND = "0.0.0.0:8080"
+DEFAULT_WORKERS = 2
+DEFAULT_THREADS = 4
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="aurora-serve", description="Serve one model version (config from AURORA_* env).")
+    parser.add_argument("command", nargs="?", choices=["serve", "check"], default="serve")
+    parser.add_argument("--bind", default=os.environ.get("AURORA_BIND", DEFAULT_BIND), help="HOST:PORT")
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("AURORA_WORKERS", DEFAULT_WORKERS)))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("AURORA_THREADS", DEFAULT_THREADS)))
+    parser.add_argument(
+        "--graceful-timeout", type=int, default=30, help="seconds in-flight requests get after SIGTERM"
+    )
+    return parser.parse_args(argv)
+
+
+def check(config: ServerConfig) -> int:
+    """Verify the configured version as the init container does: checksums, loadable, features."""
+    from server.model import ModelLoadError, ServedModel
+
+    served = ServedModel(config.model_root, config.model, config.version)
+    try:
+        served.load()
+    except ModelLoadError as err:
+        print(f"aurora-serve check: {config.model}/{config.version} is NOT servable: {err}", file=sys.stderr)
+        return 1
+    print(
+        f"aurora-serve check: {served.name}/{served.version} OK "
+        f"({served.estimator_type}, {len(served.features)} features, checksums verified)"
+    )
+    return 0
+
+
+def prepare_multiprocess_dir() -> str:
+    """Use PROMETHEUS_MULTIPROC_DIR (emptied: old counts must not carry over) or a fresh temp folder."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="aurora-metrics-")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    return folder
+
+
+def serve(args: argparse.Namespace, config: ServerConfig) -> int:
+    prepare_multiprocess_dir()
+    from server.gunicorn import AuroraServer
+
+    options = {
+        "bind": args.bind,
+        "workers": args.workers,
+        "threads": args.threads,
+        "graceful_timeout": args.graceful_timeout,
+    }
+    AuroraServer(config, options).run()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    args = parse_args(argv)
+    try:
+        config = ServerConfig.from_env(os.environ)
+    except ConfigError as err:
+        print(f"aurora-serve: {err}", file=sys.stderr)
+        return 2
+    if args.command == "check":
+        return check(config)
+    return serve(args, config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

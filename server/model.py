@@ -1,0 +1,72 @@
+"""The served model: resolved, verified against its checksums, loaded once.
+
+`load()` sets `ready`; nothing is ever served from a version whose files do not
+match SHA256SUMS, because the model file is unpickled only after the check.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import joblib
+import numpy as np
+import sklearn
+
+from trainer import store
+
+log = logging.getLogger("aurora.serve")
+
+
+class ModelLoadError(Exception):
+    """The configured model version cannot be served; the message says why."""
+
+
+class ServedModel:
+    def __init__(self, model_root: str, name: str, requested_version: str):
+        self.store = store.ModelStore(model_root)
+        self.name = name
+        self.requested_version = requested_version
+        self.version = ""
+        self.ready = False
+        self.reason = "not loaded yet"
+        self.features: list[str] = []
+        self.feature_index: dict[str, int] = {}
+        self.estimator_type = ""
+        self.estimator = None
+
+    def load(self) -> None:
+        """Resolve 'latest' once, verify checksums, unpickle and check the feature count."""
+        try:
+            self._load()
+        except (store.StoreError, ModelLoadError) as err:
+            self.reason = str(err)
+            raise ModelLoadError(self.reason) from err
+        self.ready, self.reason = True, "loaded"
+        log.info("serving %s/%s (%s, %d features)", self.name, self.version, self.estimator_type, len(self.features))
+
+    def _load(self) -> None:
+        version = self.store.resolve(self.name, self.requested_version)
+        self.store.verify(self.name, version)
+        metadata = self.store.read_metadata(self.name, version)
+        features = metadata.get("features")
+        if not isinstance(features, list) or not features:
+            raise ModelLoadError(f"{self.name}/{version}: metadata.json lists no features")
+        path = self.store.version_dir(self.name, version) / store.MODEL_FILE
+        try:
+            estimator = joblib.load(path)
+        except Exception as err:  # unpickling can fail in many ways; each means "not servable"
+            raise ModelLoadError(f"{path} cannot be loaded: {type(err).__name__}: {err}") from err
+        expected = getattr(estimator, "n_features_in_", None)
+        if expected != len(features):
+            raise ModelLoadError(
+                f"{self.name}/{version}: the estimator takes {expected} features, metadata lists {len(features)}"
+            )
+        self.version, self.features, self.estimator = version, features, estimator
+        self.feature_index = {name: i for i, name in enumerate(features)}
+        self.estimator_type = metadata.get("estimator", {}).get("type", type(estimator).__name__)
+
+    def predict(self, matrix: np.ndarray) -> np.ndarray:
+        """Predict for a finite float64 matrix the validation layer has already checked."""
+        # Inputs are checked for shape and finiteness before this point; skip the second check.
+        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            return np.asarray(self.estimator.predict(matrix), dtype=np.float64)

@@ -1,0 +1,1 @@
+"""Training: the model store, datasets, estimators and the `aurora-train` program."""
