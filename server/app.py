@@ -103,6 +103,7 @@ class Routes:
 
     def predict(self):
         """POST /predict: {"instances": rows} -> {"predictions", "model", "version"}."""
+        self.require_ready()
         try:
             matrix = self.predict_schema.load(read_json())["instances"]
         except ValidationError as err:
@@ -113,6 +114,7 @@ class Routes:
     def infer(self, name: str, version: str | None = None):
         """POST /v2/models/<name>/infer: one [rows, features] tensor in, one FP64 tensor out."""
         self.check_model(name, version)
+        self.require_ready()
         try:
             body = self.infer_schema.load(read_json())
             matrix = validation.tensor_matrix(body["inputs"][0], len(self.served.features), self.max_rows)
@@ -125,9 +127,11 @@ class Routes:
             response["id"] = body["id"]
         return json_response(response)
 
-    def run(self, matrix):
+    def require_ready(self) -> None:
         if not self.served.ready:
             raise ModelNotReady(f"model is not ready: {self.served.reason}")
+
+    def run(self, matrix):
         if self.faults:
             self.faults.apply()
         predictions = self.served.predict(matrix)

@@ -42,12 +42,13 @@ def check_row_count(rows: int, max_rows: int) -> None:
 def finite_matrix(rows, dtype, where: str) -> np.ndarray:
     """Convert checked Python numbers into an array of `dtype`; reject overflow and NaN/inf."""
     try:
-        array = np.array(rows, dtype=dtype)
+        # Overflow to a narrower float gives inf, which the finiteness check reports.
+        with np.errstate(over="ignore"):
+            array = np.array(rows, dtype=dtype)
     except (OverflowError, ValueError) as err:
         raise ValidationError(f"{where}: a value does not fit {np.dtype(dtype).name}: {err}") from None
     if array.dtype.kind == "f":
-        with np.errstate(over="ignore"):
-            finite = np.isfinite(array)
+        finite = np.isfinite(array)
         if not finite.all():
             position = tuple(int(i) for i in np.argwhere(~finite)[0])
             raise ValidationError(f"{where}: value at {list(position)} is NaN or infinite")

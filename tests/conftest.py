@@ -1,0 +1,48 @@
+"""Shared fixtures: tiny models trained into tmp_path (no model binary is committed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+
+from trainer import cli as train_cli
+
+MODEL = "diabetes"
+
+
+def train(root, model=MODEL, *extra: str, estimator="ridge", dataset="builtin:diabetes") -> tuple[int, dict]:
+    """Run aurora-train in-process; return its exit code and JSON summary."""
+    args = ["--model", model, "--dataset", dataset, "--estimator", estimator, "--model-root", str(root), *extra]
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = train_cli.main(args)
+    return code, json.loads(out.getvalue())
+
+
+@pytest.fixture
+def model_root(tmp_path):
+    return tmp_path / "models"
+
+
+@pytest.fixture
+def trained(model_root):
+    """A promoted ridge model on builtin:diabetes: (root, model, version)."""
+    code, summary = train(model_root)
+    assert code == 0, summary
+    return model_root, MODEL, summary["version"]
+
+
+def require_tool(name: str) -> str:
+    """Return a tool's path; skip without it locally, but fail under CI=true (no silent skips)."""
+    path = shutil.which(name)
+    if path:
+        return path
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{name} is required in CI but is not installed")
+    pytest.skip(f"{name} is not installed")

@@ -1,0 +1,365 @@
+"""The inference server through Flask's test client: routes, validation, errors and metrics."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import joblib
+import numpy as np
+import pytest
+
+from server.app import create_app
+from server.cli import main as serve_main
+from server.config import ServerConfig
+from server.errors import ConfigError
+from server.faults import FaultInjector
+from tests.conftest import train
+from trainer import store
+
+ROWS = [
+    [0.038, 0.050, 0.061, 0.021, -0.044, -0.034, -0.043, -0.002, 0.019, -0.017],
+    [-0.001, -0.044, -0.051, -0.026, -0.008, -0.019, 0.074, -0.039, -0.068, -0.092],
+]
+FEATURES = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
+
+
+def config_for(root, model, version="latest", **overrides) -> ServerConfig:
+    return ServerConfig(model_root=str(root), model=model, version=version, **overrides)
+
+
+@pytest.fixture
+def client(trained):
+    root, model, _ = trained
+    return create_app(config_for(root, model)).test_client()
+
+
+def expected_predictions(trained, rows):
+    root, model, version = trained
+    estimator = joblib.load(store.ModelStore(root).version_dir(model, version) / "model.joblib")
+    return estimator.predict(np.array(rows)).tolist()
+
+
+def v2_request(data, shape=None, datatype="FP64", **extra):
+    tensor = {"name": "input-0", "shape": shape or [len(data), 10], "datatype": datatype, "data": data}
+    return {"inputs": [tensor], **extra}
+
+
+# Inference
+
+
+def test_predict_returns_the_models_predictions_with_name_and_version(client, trained):
+    response = client.post("/predict", json={"instances": ROWS})
+    body = response.get_json()
+    assert response.status_code == 200
+    assert body["predictions"] == pytest.approx(expected_predictions(trained, ROWS))
+    assert (body["model"], body["version"]) == ("diabetes", trained[2])
+    assert response.headers["X-Model-Name"] == "diabetes"
+    assert response.headers["X-Model-Version"] == trained[2]
+
+
+def test_predict_accepts_rows_as_objects_keyed_by_feature_name(client, trained):
+    objects = [dict(reversed(list(zip(FEATURES, row)))) for row in ROWS]
+    response = client.post("/predict", json={"instances": objects})
+    assert response.status_code == 200
+    assert response.get_json()["predictions"] == pytest.approx(expected_predictions(trained, ROWS))
+
+
+@pytest.mark.parametrize(
+    "data, datatype",
+    [
+        (ROWS, "FP64"),
+        ([value for row in ROWS for value in row], "FP64"),
+        (ROWS, "FP32"),
+        ([[1, 0, 2, 1, 0, 0, 1, 0, 1, 0]] * 2, "INT64"),
+        ([[1, 0, 2, 1, 0, 0, 1, 0, 1, 0]] * 2, "UINT8"),
+    ],
+    ids=["fp64-nested", "fp64-flat", "fp32", "int64", "uint8"],
+)
+def test_v2_infer_answers_one_fp64_tensor_per_request(client, trained, data, datatype):
+    response = client.post("/v2/models/diabetes/infer", json=v2_request(data, shape=[2, 10], datatype=datatype, id="r-1"))
+    body = response.get_json()
+    assert response.status_code == 200, body
+    assert body["model_name"] == "diabetes" and body["model_version"] == trained[2] and body["id"] == "r-1"
+    (output,) = body["outputs"]
+    assert output["shape"] == [2] and output["datatype"] == "FP64" and len(output["data"]) == 2
+    rows = np.array(data, dtype=np.float64).reshape(2, 10)
+    if datatype == "FP32":
+        rows = rows.astype(np.float32).astype(np.float64)
+    assert output["data"] == pytest.approx(expected_predictions(trained, rows))
+
+
+def test_v2_infer_by_version_path_serves_only_the_loaded_version(client, trained):
+    ok = client.post(f"/v2/models/diabetes/versions/{trained[2]}/infer", json=v2_request(ROWS))
+    other = client.post("/v2/models/diabetes/versions/v20200101-000000/infer", json=v2_request(ROWS))
+    assert ok.status_code == 200 and other.status_code == 404
+    assert "v20200101-000000" in other.get_json()["error"]
+
+
+def test_an_unknown_model_name_is_404_naming_the_served_one(client):
+    response = client.post("/v2/models/housing/infer", json=v2_request(ROWS))
+    assert response.status_code == 404
+    assert "'housing'" in response.get_json()["error"] and "'diabetes'" in response.get_json()["error"]
+
+
+# Validation: a bad request gets 400 with a reason and never reaches the model
+
+BAD_REQUESTS = [
+    ("/predict", b"{not json", "not valid JSON"),
+    ("/predict", [1, 2], "must be a JSON object"),
+    ("/predict", {}, "instances: Missing data"),
+    ("/predict", {"instances": []}, "non-empty list"),
+    ("/predict", {"instances": ROWS, "extra": 1}, "extra: Unknown field"),
+    ("/predict", {"instances": [ROWS[0][:9]]}, "expected 10 features, got 9"),
+    ("/predict", {"instances": [ROWS[0] + [1.0]]}, "expected 10 features, got 11"),
+    ("/predict", {"instances": [[*ROWS[0][:9], "1.5"]]}, "column 9: '1.5' is not a number"),
+    ("/predict", {"instances": [[*ROWS[0][:9], True]]}, "column 9: True is not a number"),
+    ("/predict", {"instances": [[*ROWS[0][:9], None]]}, "column 9: None is not a number"),
+    ("/predict", b'{"instances": [[NaN, 0, 0, 0, 0, 0, 0, 0, 0, 0]]}', "not valid JSON"),
+    ("/predict", b'{"instances": [[1e999, 0, 0, 0, 0, 0, 0, 0, 0, 0]]}', "number is infinity"),
+    ("/predict", {"instances": [ROWS[0], "row"]}, "row 1: expected a list"),
+    ("/predict", {"instances": [dict(zip(FEATURES, ROWS[0])), ROWS[1]]}, "all be objects or all be lists"),
+    ("/predict", {"instances": [{"age": 1, "height": 2}]}, "unknown features ['height']"),
+    ("/v2/models/diabetes/infer", {}, "inputs: Missing data"),
+    ("/v2/models/diabetes/infer", {"inputs": v2_request(ROWS)["inputs"] * 2}, "exactly one input tensor"),
+    ("/v2/models/diabetes/infer", v2_request(ROWS, shape=[3, 10]), "needs 30 values, data has 20"),
+    ("/v2/models/diabetes/infer", v2_request(ROWS, shape=[2, 5, 2]), "must be [rows, 10]"),
+    ("/v2/models/diabetes/infer", v2_request(ROWS, shape=[20]), "must be [rows, 10]"),
+    ("/v2/models/diabetes/infer", v2_request(ROWS, datatype="BYTES"), "BYTES is not supported"),
+    ("/v2/models/diabetes/infer", v2_request(ROWS, datatype="FLOAT"), "datatype: Must be one of"),
+    ("/v2/models/diabetes/infer", v2_request(ROWS, datatype="INT32"), "is not an integer"),
+    ("/v2/models/diabetes/infer", v2_request([[300] * 10], datatype="INT8"), "does not fit int8"),
+    ("/v2/models/diabetes/infer", v2_request([[1e39] * 10], datatype="FP32"), "NaN or infinite"),
+    ("/v2/models/diabetes/infer", v2_request([["a"] * 10]), "'a' is not a number"),
+    ("/v2/models/diabetes/infer", v2_request([[1] * 10, 5], shape=[2, 10]), "mixes nested lists"),
+    ("/v2/models/diabetes/infer", {"inputs": [{"name": "x", "shape": ["2"], "datatype": "FP64", "data": []}]},
+     "Not a valid integer"),
+]
+
+
+@pytest.mark.parametrize("path, body, message", BAD_REQUESTS, ids=[m for _, _, m in BAD_REQUESTS])
+def test_a_malformed_request_gets_400_naming_the_problem(client, path, body, message):
+    if isinstance(body, bytes):
+        response = client.post(path, data=body, content_type="application/json")
+    else:
+        response = client.post(path, json=body)
+    assert response.status_code == 400, response.get_json()
+    assert message in response.get_json()["error"]
+    assert response.headers["X-Model-Name"] == "diabetes"
+
+
+def test_too_many_rows_get_413(trained):
+    root, model, _ = trained
+    client = create_app(config_for(root, model, max_rows=3)).test_client()
+    assert client.post("/predict", json={"instances": ROWS * 2}).status_code == 413
+    response = client.post("/v2/models/diabetes/infer", json=v2_request(ROWS * 2))
+    assert response.status_code == 413 and "limit is 3" in response.get_json()["error"]
+    assert client.post("/predict", json={"instances": ROWS}).status_code == 200
+
+
+def test_a_body_over_the_size_limit_gets_413_before_parsing(trained):
+    root, model, _ = trained
+    client = create_app(config_for(root, model, max_body_bytes=2048)).test_client()
+    response = client.post("/predict", json={"instances": ROWS * 20})
+    assert response.status_code == 413
+    assert response.get_json()["error"]
+
+
+# Readiness: a model that fails its checks is never served
+
+
+@pytest.fixture
+def corrupt_client(trained):
+    root, model, version = trained
+    (store.ModelStore(root).version_dir(model, version) / "model.joblib").write_bytes(b"not a pickle")
+    return create_app(config_for(root, model)).test_client()
+
+
+def test_a_corrupt_model_is_not_ready_and_predict_is_503(corrupt_client):
+    ready = corrupt_client.get("/v2/health/ready")
+    assert ready.status_code == 503 and "does not match its SHA256SUMS" in ready.get_json()["error"]
+    assert corrupt_client.get("/v2/models/diabetes/ready").status_code == 503
+    response = corrupt_client.post("/predict", json={"instances": ROWS})
+    assert response.status_code == 503 and "not ready" in response.get_json()["error"]
+    assert corrupt_client.get("/v2/health/live").status_code == 200
+
+
+def test_a_missing_version_is_not_ready(trained):
+    root, model, _ = trained
+    client = create_app(config_for(root, model, version="v20200101-000000")).test_client()
+    response = client.get("/v2/health/ready")
+    assert response.status_code == 503 and "no version 'v20200101-000000'" in response.get_json()["error"]
+
+
+def test_a_loaded_model_is_ready_and_live(client, trained):
+    assert client.get("/v2/health/live").status_code == 200
+    ready = client.get("/v2/health/ready")
+    assert ready.status_code == 200 and ready.get_json() == {"ready": True, "model": "diabetes", "version": trained[2]}
+    assert client.get("/v2/models/diabetes/ready").get_json() == {"name": "diabetes", "ready": True}
+
+
+def test_latest_is_resolved_once_at_start_and_reported_as_the_concrete_version(trained):
+    root, model, first = trained
+    app = create_app(config_for(root, model, version="latest"))
+    code, summary = train(root, model, "--version", "v20990101-000000")
+    assert code == 0 and store.ModelStore(root).latest(model) == "v20990101-000000"
+    response = app.test_client().post("/predict", json={"instances": ROWS})
+    assert response.get_json()["version"] == first != "latest"
+
+
+def test_model_metadata_describes_the_input_tensor(client, trained):
+    body = client.get("/v2/models/diabetes").get_json()
+    assert body["name"] == "diabetes" and body["versions"] == [trained[2]]
+    assert body["inputs"] == [{"name": "input-0", "datatype": "FP64", "shape": [-1, 10]}]
+    assert body["parameters"]["features"] == FEATURES
+
+
+# Metrics
+
+
+def metric_lines(client) -> list[str]:
+    text = client.get("/metrics").get_data(as_text=True)
+    return [line for line in text.splitlines() if line.startswith("aurora_inference_")]
+
+
+def sample(lines: list[str], name: str, **labels) -> float:
+    """The value of the one sample of `name` whose labels include `labels`."""
+    wanted = [f'{key}="{value}"' for key, value in labels.items()]
+    values = [float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith(name + "{") and all(w in line for w in wanted)]
+    assert len(values) == 1, (name, labels, values)
+    return values[0]
+
+
+def test_every_inference_series_carries_model_version_and_track(client, trained):
+    client.post("/predict", json={"instances": ROWS})
+    client.post("/predict", json={"instances": []})
+    lines = [line for line in metric_lines(client) if "exporter_info" not in line]
+    assert lines
+    for line in lines:
+        assert 'model="diabetes"' in line and f'model_version="{trained[2]}"' in line and 'track="stable"' in line
+
+
+def test_metrics_count_requests_rows_errors_and_latency(client, trained):
+    for _ in range(3):
+        client.post("/predict", json={"instances": ROWS})
+    client.post("/v2/models/diabetes/infer", json=v2_request(ROWS[:1]))
+    client.post("/predict", json={"instances": [[1.0]]})
+    lines = metric_lines(client)
+    assert sample(lines, "aurora_inference_predicted_rows_total") == 7
+    assert sample(lines, "aurora_inference_http_request_total", status="200") == 4
+    assert sample(lines, "aurora_inference_http_request_total", status="400") == 1
+    assert sample(lines, "aurora_inference_errors_total", reason="invalid_request") == 1
+    assert sample(lines, "aurora_inference_http_request_duration_seconds_count", endpoint="predict", status="200") == 3
+    assert sample(lines, "aurora_inference_http_request_duration_seconds_count", endpoint="v2_infer") == 1
+    assert sample(lines, "aurora_inference_model_info", estimator="ridge") == 1
+
+
+def test_probes_and_scrapes_are_not_counted_as_traffic(client):
+    client.get("/v2/health/ready")
+    client.get("/metrics")
+    assert not [line for line in metric_lines(client) if "http_request_total" in line]
+
+
+def test_the_canary_track_is_labelled_canary(trained):
+    root, model, _ = trained
+    client = create_app(config_for(root, model, track="canary")).test_client()
+    client.post("/predict", json={"instances": ROWS})
+    assert sample(metric_lines(client), "aurora_inference_predicted_rows_total", track="canary") == 2
+
+
+def test_an_unready_model_reports_info_0(corrupt_client):
+    assert sample(metric_lines(corrupt_client), "aurora_inference_model_info", model_version="unknown") == 0
+
+
+# Fault injection
+
+
+def test_injected_errors_answer_500_and_are_counted(trained):
+    root, model, _ = trained
+    client = create_app(config_for(root, model, fault_error_rate=1.0)).test_client()
+    response = client.post("/predict", json={"instances": ROWS})
+    assert response.status_code == 500 and "injected" in response.get_json()["error"]
+    lines = metric_lines(client)
+    assert sample(lines, "aurora_inference_errors_total", reason="fault_injected") == 1
+    assert sample(lines, "aurora_inference_http_request_total", status="500") == 1
+
+
+def test_fault_injection_fails_about_the_configured_fraction():
+    config = config_for("/nowhere", "m", fault_error_rate=0.25, fault_latency_seconds=0.5, fault_latency_rate=0.5)
+    slept = []
+    injector = FaultInjector(config, rng=random.Random(1), sleep=slept.append)
+    failures = 0
+    for _ in range(2000):
+        try:
+            injector.apply()
+        except Exception:
+            failures += 1
+    assert 400 < failures < 600
+    assert 900 < len(slept) < 1100 and set(slept) == {0.5}
+
+
+def test_faults_are_off_by_default():
+    config = ServerConfig.from_env({"AURORA_MODEL_ROOT": "/m", "AURORA_MODEL": "m"})
+    assert not config.faults_enabled and config.version == "latest" and config.track == "stable"
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"AURORA_MODEL": "m"}, "AURORA_MODEL_ROOT is not set"),
+        ({"AURORA_MODEL_ROOT": "/m"}, "AURORA_MODEL is not set"),
+        ({"AURORA_MODEL_ROOT": "/m", "AURORA_MODEL": "m", "AURORA_TRACK": "blue"}, "AURORA_TRACK"),
+        ({"AURORA_MODEL_ROOT": "/m", "AURORA_MODEL": "m", "AURORA_FAULT_ERROR_RATE": "2"}, "between 0 and 1"),
+        ({"AURORA_MODEL_ROOT": "/m", "AURORA_MODEL": "m", "AURORA_MAX_ROWS": "many"}, "not a number"),
+    ],
+)
+def test_bad_settings_are_refused_by_name(env, message):
+    with pytest.raises(ConfigError, match=message):
+        ServerConfig.from_env(env)
+
+
+# aurora-serve check (the init container)
+
+
+def run_check(monkeypatch, capsys, root, model, version="latest") -> tuple[int, str]:
+    for key, value in {"AURORA_MODEL_ROOT": str(root), "AURORA_MODEL": model, "AURORA_MODEL_VERSION": version}.items():
+        monkeypatch.setenv(key, value)
+    code = serve_main(["check"])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_check_passes_a_good_version(trained, monkeypatch, capsys):
+    root, model, version = trained
+    code, output = run_check(monkeypatch, capsys, root, model)
+    assert code == 0 and f"{model}/{version} OK" in output and "10 features" in output
+
+
+def test_check_fails_a_tampered_version(trained, monkeypatch, capsys):
+    root, model, version = trained
+    (store.ModelStore(root).version_dir(model, version) / "model.joblib").write_bytes(b"tampered")
+    code, output = run_check(monkeypatch, capsys, root, model, version)
+    assert code == 1 and "NOT servable" in output and "SHA256SUMS" in output
+
+
+def test_check_fails_when_metadata_and_model_disagree_on_features(trained, monkeypatch, capsys):
+    root, model, version = trained
+    folder = store.ModelStore(root).version_dir(model, version)
+    metadata = json.loads((folder / "metadata.json").read_text())
+    metadata["features"] = metadata["features"][:9]
+    (folder / "metadata.json").write_text(json.dumps(metadata))
+    store.write_checksums(folder)
+    code, output = run_check(monkeypatch, capsys, root, model, version)
+    assert code == 1 and "takes 10 features, metadata lists 9" in output
+
+
+def test_check_fails_when_nothing_is_promoted(model_root, monkeypatch, capsys):
+    code, output = run_check(monkeypatch, capsys, model_root, "diabetes")
+    assert code == 1 and "no promoted version" in output
+
+
+def test_check_refuses_missing_settings(monkeypatch, capsys):
+    monkeypatch.delenv("AURORA_MODEL_ROOT", raising=False)
+    monkeypatch.setenv("AURORA_MODEL", "m")
+    assert serve_main(["check"]) == 2
+    assert "AURORA_MODEL_ROOT is not set" in capsys.readouterr().err

@@ -1,0 +1,218 @@
+"""aurora-train: datasets, estimators, parameters, the quality gate, metadata and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import joblib
+import pytest
+
+from tests.conftest import MODEL, train
+from trainer import store
+
+
+def test_training_publishes_a_promoted_version_with_metrics(trained):
+    root, model, version = trained
+    model_store = store.ModelStore(root)
+    assert model_store.latest(model) == version
+    model_store.verify(model, version)
+    estimator = joblib.load(model_store.version_dir(model, version) / "model.joblib")
+    assert estimator.predict([[0.0] * 10]).shape == (1,)
+
+
+def test_metadata_holds_every_field_of_the_contract(trained):
+    root, model, version = trained
+    metadata = store.ModelStore(root).read_metadata(model, version)
+    for field in ("model", "version", "createdAt", "estimator", "dataset", "features", "metrics", "gate", "promoted"):
+        assert field in metadata, field
+    assert metadata["estimator"] == {"type": "ridge", "params": {}}
+    assert metadata["dataset"]["name"] == "builtin:diabetes" and metadata["dataset"]["rows"] == 442
+    assert len(metadata["dataset"]["sha256"]) == 64
+    assert metadata["features"] == ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
+    assert set(metadata["metrics"]) >= {"r2", "rmse", "mae"}
+    assert metadata["python"].count(".") == 2 and metadata["sklearn"]
+    assert metadata["promoted"] is True
+
+
+def test_the_summary_on_stdout_reports_version_metrics_and_promotion(model_root):
+    code, summary = train(model_root, MODEL, "--version", "v20261126-101500")
+    assert code == 0
+    assert summary["version"] == "v20261126-101500"
+    assert summary["promoted"] is True and summary["gatePassed"] is True
+    assert 0.2 < summary["metrics"]["r2"] < 0.7 and summary["metrics"]["rows"] == 442
+
+
+@pytest.mark.parametrize(
+    "estimator, params",
+    [
+        ("random_forest", {"n_estimators": 5}),
+        ("gradient_boosting", {"n_estimators": 5}),
+        ("hist_gradient_boosting", {"max_iter": 5}),
+        ("ridge", {"alpha": 0.5}),
+        ("linear_regression", {}),
+    ],
+)
+def test_every_estimator_trains_with_its_parameters(model_root, estimator, params):
+    code, summary = train(model_root, MODEL, "--params", json.dumps(params), estimator=estimator)
+    assert code == 0, summary
+    metadata = store.ModelStore(model_root).read_metadata(MODEL, summary["version"])
+    assert metadata["estimator"] == {"type": estimator, "params": params}
+
+
+def test_the_same_seed_gives_the_same_metrics_and_another_seed_does_not(model_root):
+    runs = [
+        train(model_root, MODEL, "--seed", seed, "--params", '{"n_estimators": 5}', estimator="random_forest")[1]
+        for seed in ("7", "7", "8")
+    ]
+    assert runs[0]["metrics"]["r2"] == runs[1]["metrics"]["r2"] != runs[2]["metrics"]["r2"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--params", '{"n_trees": 10}'], "no parameter 'n_trees'"),
+        (["--params", '{"alpha": "much"}'], "alpha"),
+        (["--params", "{not json"], "not valid JSON"),
+        (["--params", "[1, 2]"], "must be a JSON object"),
+        (["--gate", "r2<=0.5"], "r2 must use >="),
+        (["--gate", "accuracy>=0.5"], "unknown metric"),
+        (["--gate", "r2 is good"], "expected METRIC"),
+        (["--test-fraction", "1.5"], "between 0 and 1"),
+        (["--version", "yesterday"], "vYYYYMMDD-HHMMSS"),
+    ],
+    ids=["unknown-param", "bad-param-value", "params-not-json", "params-not-object", "gate-direction",
+         "gate-metric", "gate-syntax", "test-fraction", "version-format"],
+)
+def test_bad_input_exits_2_and_names_the_problem(model_root, args, message):
+    code, summary = train(model_root, MODEL, *args)
+    assert code == 2
+    assert message in summary["error"]
+    assert summary["reason"] == "InvalidInput"
+    assert store.ModelStore(model_root).versions(MODEL) == []
+
+
+def test_a_failed_gate_exits_3_publishes_unpromoted_and_says_why(trained):
+    root, model, promoted = trained
+    code, summary = train(root, model, "--gate", "r2>=0.99")
+    assert code == 3
+    assert summary["gatePassed"] is False and summary["promoted"] is False
+    model_store = store.ModelStore(root)
+    assert model_store.latest(model) == promoted
+    metadata = model_store.read_metadata(model, summary["version"])
+    assert metadata["gate"]["passed"] is False
+    assert "r2" in metadata["gate"]["reason"] and "0.99" in metadata["gate"]["reason"]
+    assert metadata["promoted"] is False
+
+
+def test_a_passed_gate_promotes(model_root):
+    code, summary = train(model_root, MODEL, "--gate", "rmse<=100")
+    assert code == 0 and summary["promoted"] is True
+    assert store.ModelStore(model_root).latest(MODEL) == summary["version"]
+
+
+def test_no_promote_publishes_without_moving_latest(trained):
+    root, model, promoted = trained
+    code, summary = train(root, model, "--no-promote")
+    assert code == 0 and summary["promoted"] is False
+    assert store.ModelStore(root).latest(model) == promoted
+    assert summary["version"] in store.ModelStore(root).versions(model)
+
+
+def test_an_existing_explicit_version_is_refused_with_exit_2(trained):
+    root, model, version = trained
+    before = (store.ModelStore(root).version_dir(model, version) / "model.joblib").read_bytes()
+    code, summary = train(root, model, "--version", version, estimator="linear_regression")
+    assert code == 2 and "immutable" in summary["error"]
+    assert (store.ModelStore(root).version_dir(model, version) / "model.joblib").read_bytes() == before
+
+
+def write_csv(path, text):
+    path.write_text(text)
+    return f"csv:{path}:y"
+
+
+def test_a_csv_dataset_trains_with_its_header_as_features(model_root, tmp_path):
+    rows = "\n".join(f"{i},{i % 7},{2 * i + (i % 7) * 0.5}" for i in range(40))
+    source = write_csv(tmp_path / "data.csv", "a,b,y\n" + rows + "\n")
+    code, summary = train(model_root, MODEL, dataset=source, estimator="linear_regression")
+    assert code == 0, summary
+    metadata = store.ModelStore(model_root).read_metadata(MODEL, summary["version"])
+    assert metadata["features"] == ["a", "b"]
+    assert metadata["dataset"]["rows"] == 40 and summary["metrics"]["r2"] > 0.99
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("a,b\n1,2\n3,4\n", "no target column 'y'"),
+        ("a,y\n1,2\nx,4\n5,6\n", "line 3, column 'a': 'x' is not a number"),
+        ("a,y\n1,2\n3\n", "line 3: 1 fields"),
+        ("a,y\n1,nan\n3,4\n", "not finite"),
+        ("", "is empty"),
+    ],
+    ids=["no-target", "not-a-number", "short-row", "nan", "empty"],
+)
+def test_a_bad_csv_exits_2_and_says_where(model_root, tmp_path, text, message):
+    code, summary = train(model_root, MODEL, dataset=write_csv(tmp_path / "bad.csv", text))
+    assert code == 2 and message in summary["error"]
+
+
+def test_a_missing_csv_exits_2(model_root, tmp_path):
+    code, summary = train(model_root, MODEL, dataset=f"csv:{tmp_path}/absent.csv:y")
+    assert code == 2 and "cannot read CSV" in summary["error"]
+
+
+def test_california_housing_offline_without_cache_exits_2_and_says_how_to_provide_it(model_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "empty-cache"))
+
+    def offline(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    # The network is the boundary: name resolution fails as it does on an offline machine.
+    monkeypatch.setattr(socket, "getaddrinfo", offline)
+    code, summary = train(model_root, MODEL, dataset="builtin:california-housing")
+    assert code == 2
+    assert "not in scikit-learn's cache" in summary["error"]
+    assert "SCIKIT_LEARN_DATA" in summary["error"] and "csv:PATH:TARGET" in summary["error"]
+
+
+def test_an_unknown_builtin_dataset_exits_2(model_root):
+    code, summary = train(model_root, MODEL, dataset="builtin:iris")
+    assert code == 2 and "unknown built-in dataset 'iris'" in summary["error"]
+
+
+def test_the_termination_message_carries_the_summary(model_root, tmp_path, monkeypatch):
+    log = tmp_path / "termination-log"
+    log.write_text("")
+    monkeypatch.setenv("AURORA_TERMINATION_LOG", str(log))
+    code, summary = train(model_root, MODEL)
+    message = json.loads(log.read_text())
+    assert code == 0
+    assert message["version"] == summary["version"] and message["metrics"]["r2"] == summary["metrics"]["r2"]
+    assert len(log.read_bytes()) <= 4096
+
+
+def test_the_termination_message_explains_bad_input(model_root, tmp_path, monkeypatch):
+    log = tmp_path / "termination-log"
+    log.write_text("")
+    monkeypatch.setenv("AURORA_TERMINATION_LOG", str(log))
+    code, _ = train(model_root, MODEL, "--params", '{"bogus": 1}')
+    message = json.loads(log.read_text())
+    assert code == 2 and message["exitCode"] == 2 and "bogus" in message["error"]
+
+
+def test_the_console_script_keeps_stdout_for_json_and_progress_on_stderr(model_root):
+    script = os.path.join(os.path.dirname(sys.executable), "aurora-train")
+    result = subprocess.run(
+        [script, "--model", MODEL, "--dataset", "builtin:diabetes", "--estimator", "ridge", "--model-root", str(model_root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["model"] == MODEL
+    assert "training ridge on 442 rows" in result.stderr
