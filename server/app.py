@@ -53,7 +53,9 @@ def create_app(config: ServerConfig | None = None, *, served: ServedModel | None
     metrics.set_ready(served.ready)
     faults = FaultInjector(config) if config.faults_enabled else None
     if faults:
-        log.warning("fault injection is ON: error rate %s, latency %ss", config.fault_error_rate, config.fault_latency_seconds)
+        log.warning(
+            "fault injection is ON: error rate %s, latency %ss", config.fault_error_rate, config.fault_latency_seconds
+        )
     Routes(served, metrics, faults, config.max_rows).register(app)
     return app
 

@@ -25,14 +25,14 @@ DEFAULT_THREADS = 4
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="aurora-serve", description="Serve one model version (config from AURORA_* env).")
+    parser = argparse.ArgumentParser(
+        prog="aurora-serve", description="Serve one model version (config from AURORA_* env)."
+    )
     parser.add_argument("command", nargs="?", choices=["serve", "check"], default="serve")
     parser.add_argument("--bind", default=os.environ.get("AURORA_BIND", DEFAULT_BIND), help="HOST:PORT")
     parser.add_argument("--workers", type=int, default=int(os.environ.get("AURORA_WORKERS", DEFAULT_WORKERS)))
     parser.add_argument("--threads", type=int, default=int(os.environ.get("AURORA_THREADS", DEFAULT_THREADS)))
-    parser.add_argument(
-        "--graceful-timeout", type=int, default=30, help="seconds in-flight requests get after SIGTERM"
-    )
+    parser.add_argument("--graceful-timeout", type=int, default=30, help="seconds in-flight requests get after SIGTERM")
     return parser.parse_args(argv)
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from server.errors import ConfigError
 
@@ -30,7 +30,7 @@ class ServerConfig:
         return self.fault_error_rate > 0 or (self.fault_latency_seconds > 0 and self.fault_latency_rate > 0)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "ServerConfig":
+    def from_env(cls, env: Mapping[str, str]) -> ServerConfig:
         """Build the settings from AURORA_* variables; raise ConfigError naming a bad one."""
         latency = number(env, "AURORA_FAULT_LATENCY_SECONDS", 0.0, low=0.0, high=60.0)
         config = cls(

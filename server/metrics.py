@@ -36,11 +36,14 @@ class InferenceMetrics:
             excluded_paths=list(EXCLUDED_PATHS),
         )
         names = tuple(labels)
-        self.rows = Counter(
-            f"{PREFIX}_predicted_rows_total", "Rows predicted", names, registry=registry
-        ).labels(**labels)
+        self.rows = Counter(f"{PREFIX}_predicted_rows_total", "Rows predicted", names, registry=registry).labels(
+            **labels
+        )
         self.errors = Counter(
-            f"{PREFIX}_errors_total", "Requests answered with an error, by reason", (*names, "reason"), registry=registry
+            f"{PREFIX}_errors_total",
+            "Requests answered with an error, by reason",
+            (*names, "reason"),
+            registry=registry,
         )
         self.info = Gauge(
             f"{PREFIX}_model_info",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
+import sys
 
 import pytest
 
@@ -16,9 +19,6 @@ MODEL = "diabetes"
 def train(root, model=MODEL, *extra: str, estimator="ridge", dataset="builtin:diabetes") -> tuple[int, dict]:
     """Run aurora-train in-process; return its exit code and JSON summary."""
     args = ["--model", model, "--dataset", dataset, "--estimator", estimator, "--model-root", str(root), *extra]
-    import contextlib
-    import io
-
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         code = train_cli.main(args)
@@ -40,7 +40,8 @@ def trained(model_root):
 
 def require_tool(name: str) -> str:
     """Return a tool's path; skip without it locally, but fail under CI=true (no silent skips)."""
-    path = shutil.which(name)
+    # Tools installed into the test environment sit beside its interpreter.
+    path = shutil.which(name) or shutil.which(name, path=os.path.dirname(sys.executable))
     if path:
         return path
     if os.environ.get("CI") == "true":

@@ -59,7 +59,7 @@ def test_predict_returns_the_models_predictions_with_name_and_version(client, tr
 
 
 def test_predict_accepts_rows_as_objects_keyed_by_feature_name(client, trained):
-    objects = [dict(reversed(list(zip(FEATURES, row)))) for row in ROWS]
+    objects = [dict(reversed(list(zip(FEATURES, row, strict=False)))) for row in ROWS]
     response = client.post("/predict", json={"instances": objects})
     assert response.status_code == 200
     assert response.get_json()["predictions"] == pytest.approx(expected_predictions(trained, ROWS))
@@ -77,7 +77,9 @@ def test_predict_accepts_rows_as_objects_keyed_by_feature_name(client, trained):
     ids=["fp64-nested", "fp64-flat", "fp32", "int64", "uint8"],
 )
 def test_v2_infer_answers_one_fp64_tensor_per_request(client, trained, data, datatype):
-    response = client.post("/v2/models/diabetes/infer", json=v2_request(data, shape=[2, 10], datatype=datatype, id="r-1"))
+    response = client.post(
+        "/v2/models/diabetes/infer", json=v2_request(data, shape=[2, 10], datatype=datatype, id="r-1")
+    )
     body = response.get_json()
     assert response.status_code == 200, body
     assert body["model_name"] == "diabetes" and body["model_version"] == trained[2] and body["id"] == "r-1"
@@ -118,7 +120,11 @@ BAD_REQUESTS = [
     ("/predict", b'{"instances": [[NaN, 0, 0, 0, 0, 0, 0, 0, 0, 0]]}', "not valid JSON"),
     ("/predict", b'{"instances": [[1e999, 0, 0, 0, 0, 0, 0, 0, 0, 0]]}', "number is infinity"),
     ("/predict", {"instances": [ROWS[0], "row"]}, "row 1: expected a list"),
-    ("/predict", {"instances": [dict(zip(FEATURES, ROWS[0])), ROWS[1]]}, "all be objects or all be lists"),
+    (
+        "/predict",
+        {"instances": [dict(zip(FEATURES, ROWS[0], strict=False)), ROWS[1]]},
+        "all be objects or all be lists",
+    ),
     ("/predict", {"instances": [{"age": 1, "height": 2}]}, "unknown features ['height']"),
     ("/v2/models/diabetes/infer", {}, "inputs: Missing data"),
     ("/v2/models/diabetes/infer", {"inputs": v2_request(ROWS)["inputs"] * 2}, "exactly one input tensor"),
@@ -132,8 +138,11 @@ BAD_REQUESTS = [
     ("/v2/models/diabetes/infer", v2_request([[1e39] * 10], datatype="FP32"), "NaN or infinite"),
     ("/v2/models/diabetes/infer", v2_request([["a"] * 10]), "'a' is not a number"),
     ("/v2/models/diabetes/infer", v2_request([[1] * 10, 5], shape=[2, 10]), "mixes nested lists"),
-    ("/v2/models/diabetes/infer", {"inputs": [{"name": "x", "shape": ["2"], "datatype": "FP64", "data": []}]},
-     "Not a valid integer"),
+    (
+        "/v2/models/diabetes/infer",
+        {"inputs": [{"name": "x", "shape": ["2"], "datatype": "FP64", "data": []}]},
+        "Not a valid integer",
+    ),
 ]
 
 
@@ -225,7 +234,11 @@ def metric_lines(client) -> list[str]:
 def sample(lines: list[str], name: str, **labels) -> float:
     """The value of the one sample of `name` whose labels include `labels`."""
     wanted = [f'{key}="{value}"' for key, value in labels.items()]
-    values = [float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith(name + "{") and all(w in line for w in wanted)]
+    values = [
+        float(line.rsplit(" ", 1)[1])
+        for line in lines
+        if line.startswith(name + "{") and all(w in line for w in wanted)
+    ]
     assert len(values) == 1, (name, labels, values)
     return values[0]
 

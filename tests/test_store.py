@@ -9,14 +9,14 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from trainer import store
 
-NOW = datetime(2026, 11, 26, 10, 15, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, 10, 15, 0, tzinfo=UTC)
 
 
 def write_model(payload: bytes = b"model-bytes"):

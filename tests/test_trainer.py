@@ -84,8 +84,17 @@ def test_the_same_seed_gives_the_same_metrics_and_another_seed_does_not(model_ro
         (["--test-fraction", "1.5"], "between 0 and 1"),
         (["--version", "yesterday"], "vYYYYMMDD-HHMMSS"),
     ],
-    ids=["unknown-param", "bad-param-value", "params-not-json", "params-not-object", "gate-direction",
-         "gate-metric", "gate-syntax", "test-fraction", "version-format"],
+    ids=[
+        "unknown-param",
+        "bad-param-value",
+        "params-not-json",
+        "params-not-object",
+        "gate-direction",
+        "gate-metric",
+        "gate-syntax",
+        "test-fraction",
+        "version-format",
+    ],
 )
 def test_bad_input_exits_2_and_names_the_problem(model_root, args, message):
     code, summary = train(model_root, MODEL, *args)
@@ -208,7 +217,17 @@ def test_the_termination_message_explains_bad_input(model_root, tmp_path, monkey
 def test_the_console_script_keeps_stdout_for_json_and_progress_on_stderr(model_root):
     script = os.path.join(os.path.dirname(sys.executable), "aurora-train")
     result = subprocess.run(
-        [script, "--model", MODEL, "--dataset", "builtin:diabetes", "--estimator", "ridge", "--model-root", str(model_root)],
+        [
+            script,
+            "--model",
+            MODEL,
+            "--dataset",
+            "builtin:diabetes",
+            "--estimator",
+            "ridge",
+            "--model-root",
+            str(model_root),
+        ],
         capture_output=True,
         text=True,
         timeout=120,

@@ -15,7 +15,7 @@ import os
 import platform
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import joblib
 import numpy
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace, now: datetime) -> tuple[int, dict]:
 
 def new_metadata(args, dataset, params, metrics, gate: Gate | None, passed, reason, promote, now) -> dict:
     return {
-        "createdAt": now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "createdAt": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "estimator": {"type": args.estimator, "params": params},
         "dataset": {"name": dataset.name, "rows": dataset.rows, "sha256": dataset.sha256},
         "features": dataset.feature_names,
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s aurora-train %(message)s")
     args = parse_args(argv)
     try:
-        code, summary = run(args, datetime.now(timezone.utc))
+        code, summary = run(args, datetime.now(UTC))
     except (InputError, store.InvalidName, store.VersionExists) as err:
         code, summary = EXIT_BAD_INPUT, {"model": args.model, "error": str(err), "reason": "InvalidInput"}
         log.error("%s", err)

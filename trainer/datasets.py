@@ -42,9 +42,7 @@ def load(source: str) -> Dataset:
         if not sep or not path or not target:
             raise InputError(f"dataset {source!r}: expected csv:PATH:TARGET")
         return load_csv(path, target)
-    raise InputError(
-        f"dataset {source!r}: expected builtin:diabetes, builtin:california-housing or csv:PATH:TARGET"
-    )
+    raise InputError(f"dataset {source!r}: expected builtin:diabetes, builtin:california-housing or csv:PATH:TARGET")
 
 
 def load_builtin(name: str) -> Dataset:

@@ -26,8 +26,8 @@ class Gate:
         """Return (passed, reason) for the measured metrics."""
         value = metrics[self.metric]
         passed = value >= self.threshold if self.op == ">=" else value <= self.threshold
-        verdict = "passed" if passed else "failed"
-        return passed, f"gate {verdict}: {self.metric} {value:.4g} {self.op if passed else negate(self.op)} {self.threshold:g}"
+        verdict, op = ("passed", self.op) if passed else ("failed", negate(self.op))
+        return passed, f"gate {verdict}: {self.metric} {value:.4g} {op} {self.threshold:g}"
 
     def to_dict(self) -> dict:
         return {"metric": self.metric, "op": self.op, "threshold": self.threshold}

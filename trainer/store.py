@@ -19,9 +19,9 @@ import re
 import shutil
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
@@ -76,7 +76,7 @@ def is_valid_version(version: str) -> bool:
 
 def version_at(moment: datetime) -> str:
     """The version name for a moment, in UTC."""
-    return moment.astimezone(timezone.utc).strftime(VERSION_FORMAT)
+    return moment.astimezone(UTC).strftime(VERSION_FORMAT)
 
 
 def check_model_name(name: str) -> None:
@@ -151,9 +151,7 @@ class ModelStore:
         """Names of the models that have at least one published version."""
         if not self.root.is_dir():
             return []
-        return sorted(
-            p.name for p in self.root.iterdir() if is_valid_model_name(p.name) and self.versions(p.name)
-        )
+        return sorted(p.name for p in self.root.iterdir() if is_valid_model_name(p.name) and self.versions(p.name))
 
     def versions(self, model: str) -> list[str]:
         """Published versions of a model, oldest first."""
@@ -258,7 +256,7 @@ class ModelStore:
     ) -> str:
         """Seal the incoming folder under a version name and rename it into versions/."""
         explicit = version is not None
-        candidate = version or version_at(now or datetime.now(timezone.utc))
+        candidate = version or version_at(now or datetime.now(UTC))
         for _ in range(MAX_VERSION_BUMPS):
             self._seal(incoming, {**metadata, "model": model, "version": candidate})
             target = self.version_dir(model, candidate)

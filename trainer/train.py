@@ -30,9 +30,7 @@ def train(dataset: Dataset, estimator: BaseEstimator, *, test_fraction: float, s
 def split(dataset: Dataset, test_fraction: float, seed: int):
     test_rows = math.ceil(dataset.rows * test_fraction)
     if test_rows < 1 or dataset.rows - test_rows < 1:
-        raise InputError(
-            f"{dataset.name} has {dataset.rows} rows: too few for a test fraction of {test_fraction}"
-        )
+        raise InputError(f"{dataset.name} has {dataset.rows} rows: too few for a test fraction of {test_fraction}")
     return train_test_split(dataset.features, dataset.target, test_size=test_fraction, random_state=seed)
 
 

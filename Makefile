@@ -1,0 +1,28 @@
+# Two entry points for a new machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test tools bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	mkdir -p var
+	scripts/demo
+
+tools:
+	scripts/install-tools
+
+test: $(STAMP) tools
+	$(VENV)/bin/python -m pytest
+
+bench: $(STAMP)
+	bench/serve
+
+clean:
+	rm -rf $(VENV) var build *.egg-info

@@ -1,0 +1,161 @@
+"""The real server: aurora-serve (gunicorn, two workers) on 127.0.0.1, scraped by a real Prometheus."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import require_tool
+
+ROW = [0.038, 0.050, 0.061, 0.021, -0.044, -0.034, -0.043, -0.002, 0.019, -0.017]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+        except requests.ConnectionError:
+            result = None
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Server:
+    """aurora-serve as a user runs it, in its own process group."""
+
+    def __init__(self, root: Path, tmp: Path, **env: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.multiproc = tmp / "metrics"
+        self.log = open(tmp / "serve.log", "w+")
+        script = os.path.join(os.path.dirname(sys.executable), "aurora-serve")
+        environment = {
+            **os.environ,
+            "AURORA_MODEL_ROOT": str(root),
+            "AURORA_MODEL": "diabetes",
+            "AURORA_MODEL_VERSION": "latest",
+            "PROMETHEUS_MULTIPROC_DIR": str(self.multiproc),
+            **env,
+        }
+        self.process = subprocess.Popen(
+            [script, "--bind", f"127.0.0.1:{self.port}", "--workers", "2"],
+            env=environment,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_until(lambda: requests.get(f"{self.url}/v2/health/ready", timeout=2).ok, 30, "readiness")
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=20)
+        finally:
+            if self.process.poll() is None:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.log.close()
+
+
+@pytest.fixture
+def server(trained, tmp_path):
+    running = Server(trained[0], tmp_path)
+    yield running
+    running.stop()
+
+
+def total_requests(server: Server) -> float:
+    text = requests.get(f"{server.url}/metrics", timeout=5).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("aurora_inference_http_request_total{")
+    )
+
+
+def test_gunicorn_serves_predictions_with_the_version_header(server, trained):
+    response = requests.post(f"{server.url}/predict", json={"instances": [ROW]}, timeout=5)
+    assert response.status_code == 200
+    assert response.headers["X-Model-Version"] == trained[2]
+    assert response.headers["Server"].startswith("gunicorn")
+    assert len(response.json()["predictions"]) == 1
+
+
+def test_request_counts_are_summed_over_all_workers(server):
+    # A fresh connection per request lets the kernel spread them over both workers.
+    for _ in range(60):
+        assert requests.post(f"{server.url}/predict", json={"instances": [ROW]}, timeout=5).ok
+    worker_files = {path.name.split("_")[-1] for path in server.multiproc.glob("counter_*.db")}
+    assert len(worker_files) >= 2, "both workers should have served requests"
+    # Whichever worker answers the scrape reports the total of all of them.
+    assert [total_requests(server) for _ in range(6)] == [60.0] * 6
+
+
+def test_sigterm_lets_the_request_in_flight_finish(trained, tmp_path):
+    server = Server(trained[0], tmp_path, AURORA_FAULT_LATENCY_SECONDS="1.5")
+    result = {}
+
+    def slow_request():
+        result["response"] = requests.post(f"{server.url}/predict", json={"instances": [ROW]}, timeout=10)
+
+    thread = threading.Thread(target=slow_request)
+    thread.start()
+    time.sleep(0.5)
+    os.killpg(server.process.pid, signal.SIGTERM)
+    thread.join(timeout=10)
+    assert result["response"].status_code == 200
+    assert server.stop() == 0
+
+
+def test_a_real_prometheus_scrapes_version_labelled_metrics(server, trained, tmp_path):
+    prometheus = require_tool("prometheus")
+    port = free_port()
+    config = tmp_path / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s}\n"
+        "scrape_configs:\n"
+        f"  - job_name: inference\n    static_configs: [{{targets: ['127.0.0.1:{server.port}']}}]\n"
+    )
+    process = subprocess.Popen(
+        [
+            prometheus,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(25):
+            requests.post(f"{server.url}/predict", json={"instances": [ROW, ROW]}, timeout=5)
+        labels = f'model="diabetes",model_version="{trained[2]}",track="stable"'
+        query = f"sum(aurora_inference_predicted_rows_total{{{labels}}})"
+
+        def rows_seen():
+            answer = requests.get(f"http://127.0.0.1:{port}/api/v1/query", params={"query": query}, timeout=5).json()
+            results = answer["data"]["result"]
+            return results and float(results[0]["value"][1]) == 50.0
+
+        wait_until(rows_seen, 30, "Prometheus to scrape 50 predicted rows")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
