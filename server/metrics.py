@@ -19,13 +19,25 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 EXCLUDED_PATHS = (r"^/metrics$", r"^/v2/health/")
 
 
+def labelled_only(exporter: type[PrometheusMetrics]) -> type[PrometheusMetrics]:
+    """The exporter without its own version series, the one series that would lack model labels."""
+
+    class Exporter(exporter):
+        def info(self, name, description, labelnames=None, labelvalues=None, **labels):
+            if name == f"{PREFIX}_exporter_info":
+                return None
+            return super().info(name, description, labelnames, labelvalues, **labels)
+
+    return Exporter
+
+
 class InferenceMetrics:
     """The exporter's request metrics plus predicted rows, errors by reason and model info."""
 
     def __init__(self, app: Flask, *, model: str, version: str, track: str, estimator: str, multiprocess: bool):
         labels = {"model": model, "model_version": version, "track": track}
         registry = CollectorRegistry()
-        exporter = GunicornInternalPrometheusMetrics if multiprocess else PrometheusMetrics
+        exporter = labelled_only(GunicornInternalPrometheusMetrics if multiprocess else PrometheusMetrics)
         self.exporter = exporter(
             app,
             registry=registry,

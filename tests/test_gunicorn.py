@@ -109,6 +109,15 @@ def test_request_counts_are_summed_over_all_workers(server):
     assert [total_requests(server) for _ in range(6)] == [60.0] * 6
 
 
+def test_every_series_of_the_multiprocess_exposition_carries_the_model_labels(server, trained):
+    requests.post(f"{server.url}/predict", json={"instances": [ROW]}, timeout=5)
+    text = requests.get(f"{server.url}/metrics", timeout=5).text
+    samples = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert len(samples) > 10
+    for line in samples:
+        assert 'model="diabetes"' in line and f'model_version="{trained[2]}"' in line and 'track="stable"' in line, line
+
+
 def test_sigterm_lets_the_request_in_flight_finish(trained, tmp_path):
     server = Server(trained[0], tmp_path, AURORA_FAULT_LATENCY_SECONDS="1.5")
     result = {}
