@@ -21,7 +21,7 @@ from server.errors import ConfigError
 log = logging.getLogger("aurora.serve")
 DEFAULT_BIND = "0.0.0.0:8080"
 DEFAULT_WORKERS = 2
-DEFAULT_THREADS = 4
+DEFAULT_THREADS = 2
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -62,7 +62,18 @@ def prepare_multiprocess_dir() -> str:
     return folder
 
 
+def limit_native_threads() -> None:
+    """One BLAS/OpenMP thread per worker: parallelism comes from workers and threads.
+
+    Several workers each starting a thread per core oversubscribe the CPU and stretch
+    the latency tail. Set before numpy is imported; explicit settings win.
+    """
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
+
+
 def serve(args: argparse.Namespace, config: ServerConfig) -> int:
+    limit_native_threads()
     prepare_multiprocess_dir()
     from server.gunicorn import AuroraServer
 

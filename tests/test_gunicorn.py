@@ -134,6 +134,21 @@ def test_sigterm_lets_the_request_in_flight_finish(trained, tmp_path):
     assert server.stop() == 0
 
 
+def test_a_port_held_by_another_server_is_refused(trained, tmp_path):
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        script = os.path.join(os.path.dirname(sys.executable), "aurora-serve")
+        env = {**os.environ, "AURORA_MODEL_ROOT": str(trained[0]), "AURORA_MODEL": "diabetes"}
+        result = subprocess.run(
+            [script, "--bind", f"127.0.0.1:{port}"], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert result.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
 def test_a_real_prometheus_scrapes_version_labelled_metrics(server, trained, tmp_path):
     prometheus = require_tool("prometheus")
     port = free_port()

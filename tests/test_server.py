@@ -14,6 +14,7 @@ from server.cli import main as serve_main
 from server.config import ServerConfig
 from server.errors import ConfigError
 from server.faults import FaultInjector
+from server.model import prepared_predict
 from tests.conftest import train
 from trainer import store
 
@@ -377,3 +378,22 @@ def test_check_refuses_missing_settings(monkeypatch, capsys):
     monkeypatch.setenv("AURORA_MODEL", "m")
     assert serve_main(["check"]) == 2
     assert "AURORA_MODEL_ROOT is not set" in capsys.readouterr().err
+
+
+# The linear shortcut
+
+
+@pytest.mark.parametrize("estimator", ["ridge", "linear_regression"])
+def test_linear_models_predict_by_a_product_that_matches_scikit_learn(model_root, estimator):
+    code, summary = train(model_root, "linear", estimator=estimator)
+    model = joblib.load(store.ModelStore(model_root).version_dir("linear", summary["version"]) / "model.joblib")
+    fast = prepared_predict(model, 10)
+    rows = np.random.default_rng(3).normal(size=(50, 10))
+    assert fast is not None
+    assert fast(rows) == pytest.approx(model.predict(rows), rel=1e-12)
+
+
+def test_other_estimators_keep_scikit_learns_predict(model_root):
+    code, summary = train(model_root, "trees", "--params", '{"n_estimators": 3}', estimator="random_forest")
+    model = joblib.load(store.ModelStore(model_root).version_dir("trees", summary["version"]) / "model.joblib")
+    assert prepared_predict(model, 10) is None
