@@ -10,14 +10,11 @@ import logging
 
 import joblib
 import numpy as np
-import sklearn
-from sklearn.linear_model import LinearRegression, Ridge
 
+from server.predictors import prepared_predict
 from trainer import store
 
 log = logging.getLogger("aurora.serve")
-# Models whose prediction is exactly `X @ coef_ + intercept_` once the input is valid.
-LINEAR = (LinearRegression, Ridge)
 
 
 class ModelLoadError(Exception):
@@ -65,36 +62,10 @@ class ServedModel:
                 f"{self.name}/{version}: the estimator takes {expected} features, metadata lists {len(features)}"
             )
         self.version, self.features, self.estimator = version, features, estimator
-        self.predict = prepared_predict(estimator, len(features)) or self._predict
+        self.predict = prepared_predict(estimator, len(features))
         self.feature_index = {name: i for i, name in enumerate(features)}
         self.estimator_type = metadata.get("estimator", {}).get("type", type(estimator).__name__)
 
     def predict(self, matrix: np.ndarray) -> np.ndarray:
-        """Predict for a finite float64 matrix the validation layer has already checked."""
-        return self._predict(matrix)
-
-    def _predict(self, matrix: np.ndarray) -> np.ndarray:
-        # Inputs are checked for shape and finiteness before this point; skip the second check.
-        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
-            return np.asarray(self.estimator.predict(matrix), dtype=np.float64)
-
-
-def prepared_predict(estimator, width: int):
-    """For a single-target linear model, its prediction as one matrix product.
-
-    scikit-learn re-validates the input on every predict call, which costs more than the
-    product itself for one row. Our validation layer already guarantees a finite float64
-    matrix of the right width, so the product is all that is left. The shortcut is used
-    only if it agrees with the estimator's own predict on a probe matrix.
-    """
-    coef, intercept = getattr(estimator, "coef_", None), getattr(estimator, "intercept_", None)
-    if not isinstance(estimator, LINEAR) or not isinstance(coef, np.ndarray) or coef.shape != (width,):
-        return None
-    coef, intercept = np.ascontiguousarray(coef, dtype=np.float64), float(np.ravel(intercept)[0])
-
-    def linear(matrix: np.ndarray) -> np.ndarray:
-        return matrix @ coef + intercept
-
-    probe = np.random.default_rng(0).normal(size=(16, width))
-    expected = np.asarray(estimator.predict(probe), dtype=np.float64)
-    return linear if np.allclose(linear(probe), expected, rtol=1e-12, atol=1e-9) else None
+        """Predict for a checked float64 matrix; load() replaces this with the prepared predictor."""
+        raise ModelLoadError("no model is loaded")

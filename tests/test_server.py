@@ -9,12 +9,13 @@ import joblib
 import numpy as np
 import pytest
 
+from server import predictors
 from server.app import create_app
 from server.cli import main as serve_main
 from server.config import ServerConfig
 from server.errors import ConfigError
 from server.faults import FaultInjector
-from server.model import prepared_predict
+from server.predictors import prepared_predict
 from tests.conftest import train
 from trainer import store
 
@@ -380,20 +381,51 @@ def test_check_refuses_missing_settings(monkeypatch, capsys):
     assert "AURORA_MODEL_ROOT is not set" in capsys.readouterr().err
 
 
-# The linear shortcut
+# Prepared predictors
 
 
-@pytest.mark.parametrize("estimator", ["ridge", "linear_regression"])
-def test_linear_models_predict_by_a_product_that_matches_scikit_learn(model_root, estimator):
-    code, summary = train(model_root, "linear", estimator=estimator)
-    model = joblib.load(store.ModelStore(model_root).version_dir("linear", summary["version"]) / "model.joblib")
-    fast = prepared_predict(model, 10)
-    rows = np.random.default_rng(3).normal(size=(50, 10))
-    assert fast is not None
-    assert fast(rows) == pytest.approx(model.predict(rows), rel=1e-12)
+def fit(model_root, name, estimator, params="{}"):
+    code, summary = train(model_root, name, "--params", params, estimator=estimator)
+    assert code == 0, summary
+    return joblib.load(store.ModelStore(model_root).version_dir(name, summary["version"]) / "model.joblib")
 
 
-def test_other_estimators_keep_scikit_learns_predict(model_root):
-    code, summary = train(model_root, "trees", "--params", '{"n_estimators": 3}', estimator="random_forest")
-    model = joblib.load(store.ModelStore(model_root).version_dir("trees", summary["version"]) / "model.joblib")
-    assert prepared_predict(model, 10) is None
+def kind(predict) -> str:
+    return predict.__qualname__.split(".")[0]
+
+
+@pytest.mark.parametrize(
+    "estimator, params, shortcut",
+    [
+        ("ridge", "{}", "linear"),
+        ("linear_regression", "{}", "linear"),
+        ("gradient_boosting", '{"n_estimators": 20}', "gradient_boosting"),
+        ("gradient_boosting", '{"n_estimators": 20, "loss": "huber"}', "gradient_boosting"),
+        ("gradient_boosting", '{"n_estimators": 20, "init": "zero"}', "checked_predict"),
+        ("random_forest", '{"n_estimators": 3}', "checked_predict"),
+        ("hist_gradient_boosting", '{"max_iter": 3}', "checked_predict"),
+    ],
+)
+def test_prepared_predictors_give_scikit_learns_predictions(model_root, estimator, params, shortcut):
+    model = fit(model_root, "m", estimator, params)
+    predict = prepared_predict(model, 10)
+    rows = np.random.default_rng(3).normal(size=(50, 10)) * 0.05
+    assert kind(predict) == shortcut
+    assert predict(rows) == pytest.approx(model.predict(rows), rel=1e-12)
+    assert predict(rows[:1]) == pytest.approx(model.predict(rows[:1]), rel=1e-12)
+
+
+def test_a_shortcut_that_disagrees_with_the_estimator_is_not_used(model_root, monkeypatch):
+    model = fit(model_root, "m", "ridge")
+    monkeypatch.setattr(predictors, "SHORTCUTS", (lambda estimator, width: lambda matrix: matrix[:, 0],))
+    assert kind(predictors.prepared_predict(model, 10)) == "checked_predict"
+
+
+def test_a_shortcut_that_fails_is_not_used(model_root, monkeypatch):
+    model = fit(model_root, "m", "ridge")
+
+    def broken(estimator, width):
+        raise ImportError("kernel moved")
+
+    monkeypatch.setattr(predictors, "SHORTCUTS", (broken,))
+    assert kind(predictors.prepared_predict(model, 10)) == "checked_predict"
