@@ -11,12 +11,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import shutil
 import sys
-import tempfile
 
 from server.config import ServerConfig
 from server.errors import ConfigError
+from server.multiproc import prepare_multiprocess_dir
 
 log = logging.getLogger("aurora.serve")
 DEFAULT_BIND = "0.0.0.0:8080"
@@ -53,15 +52,6 @@ def check(config: ServerConfig) -> int:
     return 0
 
 
-def prepare_multiprocess_dir() -> str:
-    """Use PROMETHEUS_MULTIPROC_DIR (emptied: old counts must not carry over) or a fresh temp folder."""
-    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="aurora-metrics-")
-    shutil.rmtree(folder, ignore_errors=True)
-    os.makedirs(folder, exist_ok=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
-    return folder
-
-
 def limit_native_threads() -> None:
     """One BLAS/OpenMP thread per worker: parallelism comes from workers and threads.
 
@@ -75,7 +65,8 @@ def limit_native_threads() -> None:
 def serve(args: argparse.Namespace, config: ServerConfig) -> int:
     limit_native_threads()
     prepare_multiprocess_dir()
-    from server.gunicorn import AuroraServer
+    from server.app import create_app
+    from server.gunicorn import GunicornServer
 
     options = {
         "bind": args.bind,
@@ -83,7 +74,7 @@ def serve(args: argparse.Namespace, config: ServerConfig) -> int:
         "threads": args.threads,
         "graceful_timeout": args.graceful_timeout,
     }
-    AuroraServer(config, options).run()
+    GunicornServer(lambda: create_app(config), options).run()
     return 0
 
 

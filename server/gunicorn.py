@@ -1,4 +1,4 @@
-"""gunicorn, embedded: the production server behind `aurora-serve`.
+"""gunicorn, embedded: the production server behind `aurora-serve` and `aurora-hooks`.
 
 Choices measured with bench/serve (README, Performance):
 - gthread workers keep client connections alive; two threads per worker keep the
@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import gc
 import socket
+from collections.abc import Callable
 
+from flask import Flask
 from gunicorn.app.base import BaseApplication
-from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
-
-from server.app import create_app
-from server.config import ServerConfig
+from prometheus_client import multiprocess
 
 
 def pre_fork(server, worker) -> None:
@@ -28,7 +27,7 @@ def pre_fork(server, worker) -> None:
 
 def child_exit(server, worker) -> None:
     """Drop the live gauges of a worker that exited, so /metrics reports only live ones."""
-    GunicornInternalPrometheusMetrics.mark_process_dead_on_child_exit(worker.pid)
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def check_port_free(bind: str) -> None:
@@ -45,9 +44,11 @@ def check_port_free(bind: str) -> None:
             raise SystemExit(f"aurora-serve: cannot listen on {bind}: {err.strerror}") from None
 
 
-class AuroraServer(BaseApplication):
-    def __init__(self, config: ServerConfig, options: dict):
-        self.config_values = config
+class GunicornServer(BaseApplication):
+    """Run the Flask app that `load_app` builds (once, in the master) under gunicorn."""
+
+    def __init__(self, load_app: Callable[[], Flask], options: dict):
+        self.load_app = load_app
         self.options = {
             "worker_class": "gthread",
             "reuse_port": True,
@@ -73,5 +74,5 @@ class AuroraServer(BaseApplication):
             if key in self.cfg.settings:  # settings of newer gunicorn releases may be absent
                 self.cfg.set(key, value)
 
-    def load(self):
-        return create_app(self.config_values)
+    def load(self) -> Flask:
+        return self.load_app()
