@@ -20,17 +20,23 @@ ESTIMATORS: dict[str, type[BaseEstimator]] = {
 SEEDED = {"random_forest", "gradient_boosting", "hist_gradient_boosting"}
 
 
-def new_estimator(kind: str, params: dict, seed: int) -> BaseEstimator:
-    """Build an unfitted estimator; unknown kinds, names or values raise InputError."""
+def parameter_errors(kind: str, params: dict) -> str:
+    """Why `kind` with these parameter names cannot be built, or '' when it can."""
     if kind not in ESTIMATORS:
-        raise InputError(f"unknown estimator {kind!r}; choose one of {', '.join(ESTIMATORS)}")
-    cls = ESTIMATORS[kind]
-    known = cls().get_params()
+        return f"unknown estimator {kind!r}; choose one of {', '.join(ESTIMATORS)}"
+    known = ESTIMATORS[kind]().get_params()
     unknown = sorted(set(params) - set(known))
     if unknown:
-        raise InputError(
-            f"{kind} has no parameter {', '.join(map(repr, unknown))}; it accepts {', '.join(sorted(known))}"
-        )
+        return f"{kind} has no parameter {', '.join(map(repr, unknown))}; it accepts {', '.join(sorted(known))}"
+    return ""
+
+
+def new_estimator(kind: str, params: dict, seed: int) -> BaseEstimator:
+    """Build an unfitted estimator; unknown kinds, names or values raise InputError."""
+    problem = parameter_errors(kind, params)
+    if problem:
+        raise InputError(problem)
+    cls = ESTIMATORS[kind]
     if kind in SEEDED and "random_state" not in params:
         params = {**params, "random_state": seed}
     estimator = cls(**params)

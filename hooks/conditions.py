@@ -1,0 +1,52 @@
+"""metav1.Condition lists whose lastTransitionTime moves only when a condition's status flips.
+
+A status that changed a timestamp on every sync would cause a write, hence another
+sync, forever; so time fields change only when what they record happens.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import NamedTuple
+
+
+class Condition(NamedTuple):
+    type: str
+    status: bool
+    reason: str
+    message: str
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_rfc3339(text: str | None) -> datetime | None:
+    """Parse a Kubernetes timestamp; None for a missing or malformed one."""
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def merge_conditions(previous: list | None, desired: list[Condition], *, now: datetime, generation: int) -> list:
+    """Render `desired` as metav1.Conditions, keeping each one's transition time unless its status flips."""
+    earlier = {c.get("type"): c for c in previous or [] if isinstance(c, dict)}
+    merged = []
+    for condition in desired:
+        status = "True" if condition.status else "False"
+        before = earlier.get(condition.type, {})
+        unchanged = before.get("status") == status and parse_rfc3339(before.get("lastTransitionTime"))
+        merged.append(
+            {
+                "type": condition.type,
+                "status": status,
+                "reason": condition.reason,
+                "message": condition.message,
+                "observedGeneration": generation,
+                "lastTransitionTime": before["lastTransitionTime"] if unchanged else rfc3339(now),
+            }
+        )
+    return merged

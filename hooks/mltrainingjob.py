@@ -1,0 +1,441 @@
+"""Sync and customize hooks of the MLTrainingJob controller (aurora.dev/v1alpha1).
+
+One MLTrainingJob is one training run: one batch/v1 Job that publishes one model
+version. Request and response are Metacontroller's CompositeController hook bodies
+(https://metacontroller.github.io/metacontroller/api/compositecontroller.html).
+Everything here is pure: the clock comes in as `now`, the status is computed from
+what was observed (the Job, its pods' termination messages, the previous status).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+
+from hooks.conditions import Condition, merge_conditions, parse_rfc3339
+from hooks.config import HookConfig
+from hooks.errors import MalformedRequest
+from hooks.podsecurity import container_security_context, pod_security_context
+from trainer.datasets import BUILTIN_NAMES
+from trainer.estimators import parameter_errors
+from trainer.gate import DIRECTIONS
+from trainer.store import is_valid_model_name, version_at
+
+JOB_KEY = "Job.batch/v1"
+POD_KEY = "Pod.v1"
+CONTAINER = "trainer"
+LABEL_MODEL = "aurora.dev/model"
+LABEL_VERSION = "aurora.dev/model-version"
+LABEL_RUN = "aurora.dev/training-job"
+LABEL_RUN_UID = "aurora.dev/training-job-uid"
+# Trainer exit codes the controller acts on (trainer/errors.py): never retried.
+EXIT_BAD_INPUT, EXIT_GATE_FAILED = 2, 3
+DEFAULTS = {
+    "evaluation": {"testFraction": 0.2, "seed": 42},
+    "promote": True,
+    "storage": {"claimName": "aurora-models"},
+    "backoffLimit": 2,
+    "activeDeadlineSeconds": 3600,
+    "ttlSecondsAfterFinished": 86400,
+}
+
+# Phases (status.phase), each what is true in it:
+PENDING = "Pending"  # the Job is created or about to be; no trainer pod is running yet
+RUNNING = "Running"  # a trainer pod is running
+SUCCEEDED = "Succeeded"  # the trainer published the version (and promoted it if asked and the gate passed)
+FAILED = "Failed"  # the run ended without a published promotable version; the Failed condition says why
+
+
+# Predicates
+
+
+def is_finished(status: dict) -> bool:
+    return status.get("phase") in (SUCCEEDED, FAILED) and bool(status.get("completionTime"))
+
+
+def has_job_condition(job: dict, kind: str) -> dict | None:
+    for condition in job.get("status", {}).get("conditions") or []:
+        if condition.get("type") == kind and condition.get("status") == "True":
+            return condition
+    return None
+
+
+# Reading the request
+
+
+def read_parent(request: dict) -> tuple[dict, dict, dict]:
+    """The parent, its spec with defaults filled in, and its previous status."""
+    if not isinstance(request, dict) or not isinstance(request.get("parent"), dict):
+        raise MalformedRequest("the request has no parent object")
+    parent = request["parent"]
+    metadata, spec = parent.get("metadata"), parent.get("spec") or {}
+    if not isinstance(metadata, dict) or not metadata.get("name") or not isinstance(spec, dict):
+        raise MalformedRequest("the parent has no metadata.name or its spec is not an object")
+    status = parent.get("status") if isinstance(parent.get("status"), dict) else {}
+    return parent, with_defaults(spec), status
+
+
+def with_defaults(spec: dict) -> dict:
+    merged = {**DEFAULTS, **spec}
+    merged["evaluation"] = {**DEFAULTS["evaluation"], **(spec.get("evaluation") or {})}
+    merged["storage"] = {**DEFAULTS["storage"], **(spec.get("storage") or {})}
+    return merged
+
+
+def observed_group(request: dict, key: str, field: str = "children") -> dict:
+    group = (request.get(field) or {}).get(key) or {}
+    if not isinstance(group, dict) or not all(isinstance(v, dict) for v in group.values()):
+        raise MalformedRequest(f"{field}[{key!r}] is not an object of objects")
+    return group
+
+
+def observed_job(request: dict, name: str) -> dict | None:
+    return observed_group(request, JOB_KEY).get(name)
+
+
+def trainer_report(request: dict) -> tuple[int | None, dict]:
+    """Exit code and JSON summary of the newest finished trainer container among the related pods."""
+    finished = []
+    for pod in observed_group(request, POD_KEY, "related").values():
+        for container in pod.get("status", {}).get("containerStatuses") or []:
+            terminated = (container.get("state") or {}).get("terminated")
+            if container.get("name") == CONTAINER and terminated:
+                finished.append((terminated.get("finishedAt") or "", terminated))
+    if not finished:
+        return None, {}
+    terminated = max(finished, key=lambda item: item[0])[1]
+    try:
+        summary = json.loads(terminated.get("message") or "{}")
+    except json.JSONDecodeError:
+        summary = {}
+    return terminated.get("exitCode"), summary if isinstance(summary, dict) else {}
+
+
+# Validation
+
+
+def spec_errors(spec: dict) -> list[str]:
+    """Every problem of the spec, each naming the field and the value."""
+    errors = []
+    model = spec.get("model")
+    if not isinstance(model, str) or not is_valid_model_name(model):
+        errors.append(f"spec.model {model!r} must be a DNS-1123 label")
+    errors += dataset_errors(spec.get("dataset"))
+    estimator = spec.get("estimator") or {}
+    params = estimator.get("params") or {}
+    if not isinstance(params, dict):
+        errors.append("spec.estimator.params must be an object")
+    else:
+        problem = parameter_errors(estimator.get("type"), params)
+        errors += [f"spec.estimator: {problem}"] if problem else []
+    errors += evaluation_errors(spec["evaluation"])
+    for field, low in (("backoffLimit", 0), ("activeDeadlineSeconds", 1), ("ttlSecondsAfterFinished", 0)):
+        if not isinstance(spec.get(field), int) or spec[field] < low:
+            errors.append(f"spec.{field} {spec.get(field)!r} must be an integer >= {low}")
+    if not spec["storage"].get("claimName"):
+        errors.append("spec.storage.claimName must name a PersistentVolumeClaim")
+    return errors
+
+
+def dataset_errors(dataset) -> list[str]:
+    if not isinstance(dataset, dict) or len({"builtin", "csv"} & set(dataset)) != 1:
+        return ["spec.dataset must have exactly one of builtin or csv"]
+    if "builtin" in dataset and dataset["builtin"] not in BUILTIN_NAMES:
+        return [f"spec.dataset.builtin {dataset['builtin']!r} must be one of {', '.join(BUILTIN_NAMES)}"]
+    csv = dataset.get("csv")
+    if "csv" in dataset and not (
+        isinstance(csv, dict) and str(csv.get("path", "")).startswith("/") and csv.get("target")
+    ):
+        return ["spec.dataset.csv needs an absolute path and a target column"]
+    return []
+
+
+def evaluation_errors(evaluation: dict) -> list[str]:
+    errors = []
+    fraction = evaluation.get("testFraction")
+    if not isinstance(fraction, int | float) or not 0 < fraction < 1:
+        errors.append(f"spec.evaluation.testFraction {fraction!r} must be between 0 and 1 (exclusive)")
+    if not isinstance(evaluation.get("seed"), int) or evaluation["seed"] < 0:
+        errors.append(f"spec.evaluation.seed {evaluation.get('seed')!r} must be a non-negative integer")
+    gate = evaluation.get("gate")
+    if gate is not None:
+        errors += gate_errors(gate)
+    return errors
+
+
+def gate_errors(gate) -> list[str]:
+    metric = gate.get("metric") if isinstance(gate, dict) else None
+    if metric not in DIRECTIONS:
+        return [f"spec.evaluation.gate.metric {metric!r} must be one of {', '.join(DIRECTIONS)}"]
+    bound = "min" if DIRECTIONS[metric] == ">=" else "max"
+    if set(gate) - {"metric", bound} or not isinstance(gate.get(bound), int | float):
+        return [f"spec.evaluation.gate for {metric} takes exactly '{bound}', a number"]
+    return []
+
+
+# Builders
+
+
+def job_name(parent: dict) -> str:
+    """A stable Job name of at most 63 characters (Job names become label values)."""
+    name = parent["metadata"]["name"]
+    if len(name) <= 57:
+        return f"{name}-train"
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[:48]}-{digest}-train"
+
+
+def trainer_args(spec: dict, version: str, config: HookConfig) -> list[str]:
+    dataset = spec["dataset"]
+    source = (
+        f"builtin:{dataset['builtin']}"
+        if "builtin" in dataset
+        else f"csv:{dataset['csv']['path']}:{dataset['csv']['target']}"
+    )
+    evaluation = spec["evaluation"]
+    args = ["--model", spec["model"], "--dataset", source, "--estimator", spec["estimator"]["type"]]
+    args += ["--params", json.dumps(spec["estimator"].get("params") or {}, sort_keys=True, separators=(",", ":"))]
+    args += ["--test-fraction", str(evaluation["testFraction"]), "--seed", str(evaluation["seed"])]
+    gate = evaluation.get("gate")
+    if gate:
+        bound = "min" if DIRECTIONS[gate["metric"]] == ">=" else "max"
+        args += ["--gate", f"{gate['metric']}{DIRECTIONS[gate['metric']]}{gate[bound]}"]
+    if not spec["promote"]:
+        args.append("--no-promote")
+    return args + ["--version", version, "--model-root", config.models_mount]
+
+
+def new_job(parent: dict, spec: dict, version: str, config: HookConfig) -> dict:
+    """The training Job, with only the fields we own."""
+    labels = {
+        LABEL_MODEL: spec["model"],
+        LABEL_VERSION: version,
+        LABEL_RUN: parent["metadata"]["name"],
+        "app.kubernetes.io/name": "aurora-trainer",
+        "app.kubernetes.io/managed-by": "aurora",
+    }
+    pod_labels = {**labels, LABEL_RUN_UID: parent["metadata"].get("uid", "")}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": job_name(parent), "labels": labels},
+        "spec": {
+            "backoffLimit": spec["backoffLimit"],
+            "activeDeadlineSeconds": spec["activeDeadlineSeconds"],
+            "podFailurePolicy": pod_failure_policy(),
+            "template": {"metadata": {"labels": pod_labels}, "spec": new_pod_spec(spec, version, config)},
+        },
+    }
+
+
+def pod_failure_policy() -> dict:
+    """Bad input and a failed gate end the Job at once; evictions do not count as failures."""
+    return {
+        "rules": [
+            {
+                "action": "FailJob",
+                "onExitCodes": {
+                    "containerName": CONTAINER,
+                    "operator": "In",
+                    "values": [EXIT_BAD_INPUT, EXIT_GATE_FAILED],
+                },
+            },
+            {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
+        ]
+    }
+
+
+def new_pod_spec(spec: dict, version: str, config: HookConfig) -> dict:
+    mounts = [{"name": "models", "mountPath": config.models_mount}, {"name": "scratch", "mountPath": "/tmp"}]
+    volumes = [
+        {"name": "models", "persistentVolumeClaim": {"claimName": spec["storage"]["claimName"]}},
+        {"name": "scratch", "emptyDir": {"sizeLimit": config.scratch_size}},
+    ]
+    container = {
+        "name": CONTAINER,
+        "image": spec.get("image") or config.trainer_image,
+        "command": ["aurora-train"],
+        "args": trainer_args(spec, version, config),
+        # The dataset cache lives on the shared volume: downloaded once, reused offline.
+        "env": [
+            {"name": "SCIKIT_LEARN_DATA", "value": f"{config.models_mount}/.datasets"},
+            {"name": "HOME", "value": "/tmp"},
+        ],
+        "resources": spec.get("resources") or {},
+        "securityContext": container_security_context(),
+        "terminationMessagePolicy": "File",
+        "volumeMounts": mounts,
+    }
+    return {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "securityContext": pod_security_context(),
+        "containers": [container],
+        "volumes": volumes,
+    }
+
+
+# Status
+
+
+def chosen_version(job: dict | None, previous: dict, now: datetime) -> str:
+    """The run's version: the one the Job carries, else the one recorded, else from `now` (first sync)."""
+    from_job = ((job or {}).get("metadata") or {}).get("labels", {}).get(LABEL_VERSION)
+    return from_job or previous.get("modelVersion") or version_at(now)
+
+
+def failure_reason(job: dict, exit_code: int | None) -> tuple[str, str]:
+    """Why a failed Job failed, in words."""
+    if exit_code == EXIT_GATE_FAILED:
+        return "QualityGateFailed", "the model did not pass the quality gate; its version is published unpromoted"
+    if exit_code == EXIT_BAD_INPUT:
+        return "InvalidInput", "the trainer rejected its input (dataset or parameters)"
+    condition = has_job_condition(job, "Failed") or {}
+    reason = condition.get("reason") or "JobFailed"
+    return reason, condition.get("message") or f"the training Job failed ({reason})"
+
+
+def job_outcome(job: dict, request: dict) -> dict:
+    """Phase and what the trainer reported, read from the observed Job and its pods."""
+    exit_code, summary = trainer_report(request)
+    job_status = job.get("status") or {}
+    outcome = {"startTime": job_status.get("startTime")}
+    if summary.get("metrics"):
+        outcome["metrics"] = summary["metrics"]
+    for field in ("gatePassed", "promoted"):
+        if isinstance(summary.get(field), bool):
+            outcome[field] = summary[field]
+    if has_job_condition(job, "Complete"):
+        return {**outcome, "phase": SUCCEEDED, "completionTime": job_status.get("completionTime")}
+    failed = has_job_condition(job, "Failed")
+    if failed:
+        reason, message = failure_reason(job, exit_code)
+        detail = summary.get("error") or summary.get("reason")
+        message = f"{message}: {detail}" if detail else message
+        return {
+            **outcome,
+            "phase": FAILED,
+            "completionTime": failed.get("lastTransitionTime"),
+            "reason": reason,
+            "message": message,
+        }
+    return {**outcome, "phase": RUNNING if job_status.get("active") else PENDING}
+
+
+RECORDED = ("startTime", "completionTime", "metrics", "gatePassed", "promoted")
+
+
+def recorded_outcome(previous: dict) -> dict:
+    """What a finished run recorded in its status, for when its Job and pods are gone."""
+    outcome = {"phase": previous["phase"], **{k: previous[k] for k in RECORDED if k in previous}}
+    for condition in previous.get("conditions") or []:
+        if condition.get("type") == "Failed" and condition.get("status") == "True":
+            outcome["reason"], outcome["message"] = condition.get("reason"), condition.get("message")
+    return outcome
+
+
+def compute_status(
+    parent: dict, previous: dict, job: dict | None, version: str, request: dict, errors: list, now
+) -> dict:
+    """The status for what was observed; a finished run keeps what it recorded once its Job is gone."""
+    if job is not None:
+        outcome = job_outcome(job, request)
+    elif is_finished(previous):
+        outcome = recorded_outcome(previous)
+    else:
+        outcome = {"phase": FAILED if errors else PENDING}
+    status = {"phase": outcome["phase"], "jobName": "" if errors and job is None else job_name(parent)}
+    status["modelVersion"] = version
+    for field in RECORDED:
+        value = outcome.get(field) if outcome.get(field) is not None else previous.get(field)
+        if value is not None:
+            status[field] = value
+    generation = parent["metadata"].get("generation", 0)
+    status["conditions"] = merge_conditions(
+        previous.get("conditions"), conditions(outcome, errors), now=now, generation=generation
+    )
+    return status
+
+
+def conditions(outcome: dict, errors: list[str]) -> list[Condition]:
+    phase = outcome["phase"]
+    invalid = (
+        Condition("InvalidSpec", True, "InvalidSpec", "; ".join(errors))
+        if errors
+        else Condition("InvalidSpec", False, "SpecValid", "the spec is valid")
+    )
+    complete = Condition(
+        "Complete", phase == SUCCEEDED, "Published" if phase == SUCCEEDED else phase, completion_message(outcome)
+    )
+    failed_reason = outcome.get("reason") or ("InvalidSpec" if errors and phase == FAILED else "NotFailed")
+    failed = Condition(
+        "Failed",
+        phase == FAILED,
+        failed_reason,
+        outcome.get("message") or ("; ".join(errors) if phase == FAILED else ""),
+    )
+    return [complete, failed, invalid]
+
+
+def completion_message(outcome: dict) -> str:
+    metrics = outcome.get("metrics") or {}
+    if outcome["phase"] != SUCCEEDED or "r2" not in metrics:
+        return ""
+    promoted = "promoted to latest" if outcome.get("promoted") else "not promoted"
+    return f"r2 {metrics['r2']:.4f}, rmse {metrics['rmse']:.4g}, mae {metrics['mae']:.4g}; {promoted}"
+
+
+# Children
+
+
+def retention_ends(status: dict, spec: dict) -> datetime | None:
+    finished = parse_rfc3339(status.get("completionTime"))
+    return finished + timedelta(seconds=spec["ttlSecondsAfterFinished"]) if finished else None
+
+
+def desired_children(parent, spec, status, job, version, errors, config, now) -> tuple[list, float | None]:
+    """The Job to keep or create, and when to look again (the end of retention)."""
+    if job is None and (errors or is_finished(status)):
+        # Never create a Job again for a run whose completion is recorded.
+        return [], None
+    if errors:
+        # Keep the observed Job as it is: OnDelete never updates it, and omitting it would delete it.
+        return [
+            {
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "metadata": {"name": job["metadata"]["name"], "labels": job["metadata"].get("labels", {})},
+            }
+        ], None
+    ends = retention_ends(status, spec) if is_finished(status) else None
+    if ends is not None and now >= ends:
+        return [], None
+    resync = max((ends - now).total_seconds(), 1.0) if ends else None
+    return [new_job(parent, spec, version, config)], resync
+
+
+def sync(request: dict, *, now: datetime, config: HookConfig | None = None) -> dict:
+    """Metacontroller sync hook: the training Job and the MLTrainingJob's status."""
+    config = config or HookConfig()
+    parent, spec, previous = read_parent(request)
+    errors = spec_errors(spec)
+    job = observed_job(request, job_name(parent))
+    # An invalid spec starts no run, so it gets no version of its own.
+    version = previous.get("modelVersion", "") if errors and job is None else chosen_version(job, previous, now)
+    status = compute_status(parent, previous, job, version, request, errors, now)
+    children, resync = desired_children(parent, spec, status, job, version, errors, config, now)
+    response = {"status": status, "children": children}
+    if resync:
+        response["resyncAfterSeconds"] = resync
+    return response
+
+
+def customize(request: dict) -> dict:
+    """Metacontroller customize hook: this run's trainer pods, whose termination messages carry the metrics."""
+    parent, _, _ = read_parent(request)
+    uid = parent["metadata"].get("uid", "")
+    selector = (
+        {"matchLabels": {LABEL_RUN_UID: uid}} if uid else {"matchLabels": {LABEL_RUN: parent["metadata"]["name"]}}
+    )
+    return {"relatedResources": [{"apiVersion": "v1", "resource": "pods", "labelSelector": selector}]}

@@ -1,0 +1,43 @@
+"""Golden fixture pairs of the hooks: `<case>.request.json` in, `<case>.response.json` out.
+
+`python -m tests.hook_fixtures` rewrites every response from the current code; review the
+diff before committing it, since the responses are what the tests hold the hooks to.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from hooks import mltrainingjob
+from hooks.config import HookConfig
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXED_NOW = datetime(2026, 11, 26, 10, 5, 0, tzinfo=UTC)
+TEST_CONFIG = HookConfig(trainer_image="registry.example.com/aurora:0.1.0")
+HOOKS = {"mltrainingjob": lambda request: mltrainingjob.sync(request, now=FIXED_NOW, config=TEST_CONFIG)}
+
+
+def cases(controller: str) -> list[Path]:
+    return sorted((FIXTURES / controller).glob("*.request.json"))
+
+
+def case_name(path: Path) -> str:
+    return path.name.removesuffix(".request.json")
+
+
+def response_path(path: Path) -> Path:
+    return path.with_name(f"{case_name(path)}.response.json")
+
+
+def regenerate() -> None:
+    for controller, hook in HOOKS.items():
+        for path in cases(controller):
+            response = hook(json.loads(path.read_text()))
+            response_path(path).write_text(json.dumps(response, indent=2, sort_keys=True) + "\n")
+            print(f"wrote {response_path(path).relative_to(FIXTURES)}")
+
+
+if __name__ == "__main__":
+    regenerate()

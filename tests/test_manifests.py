@@ -1,0 +1,144 @@
+"""Manifests and emitted children against the official schemas.
+
+- Built-in kinds (the CRD itself, every Job a hook emits): kubernetes-validate --strict,
+  the official Kubernetes OpenAPI schemas, offline, at a pinned Kubernetes version.
+- Custom resources (our CompositeControllers, the examples): jsonschema against the CRD's
+  openAPIV3Schema (Metacontroller's upstream CRD for CompositeControllers, ours for
+  MLTrainingJob), with unknown fields refused as the API server's strict validation does.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from tests.conftest import require_tool
+from tests.hook_fixtures import cases, response_path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_SCHEMAS = ROOT.parent / "shared" / "schemas"
+KUBERNETES_VERSION = "1.33"
+CRDS = sorted((ROOT / "manifests" / "crds").glob("*.yaml"))
+
+
+def documents(path: Path) -> list[dict]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def strict(schema):
+    """Refuse unknown fields unless the schema preserves them, like the API server's strict validation."""
+    if isinstance(schema, dict):
+        if "properties" in schema and "additionalProperties" not in schema:
+            if not schema.get("x-kubernetes-preserve-unknown-fields"):
+                schema = {**schema, "additionalProperties": False}
+        return {key: strict(value) for key, value in schema.items()}
+    if isinstance(schema, list):
+        return [strict(value) for value in schema]
+    return schema
+
+
+def crd_validator(crd: dict) -> jsonschema.Validator:
+    version = next(v for v in crd["spec"]["versions"] if v.get("served") and v.get("storage"))
+    schema = strict(version["schema"]["openAPIV3Schema"])
+    schema["properties"] = {
+        "apiVersion": {"type": "string"},
+        "kind": {"type": "string"},
+        "metadata": {"type": "object"},
+        **schema.get("properties", {}),
+    }
+    return jsonschema.Draft4Validator(schema)
+
+
+def errors_of(validator: jsonschema.Validator, document: dict) -> list[str]:
+    return [f"{'.'.join(map(str, e.path)) or '<root>'}: {e.message}" for e in validator.iter_errors(document)]
+
+
+def kubernetes_validate(tmp_path: Path, objects: list[dict]) -> subprocess.CompletedProcess:
+    tool = require_tool("kubernetes-validate")
+    path = tmp_path / "objects.yaml"
+    path.write_text(yaml.safe_dump_all(objects))
+    return subprocess.run(
+        [tool, "-k", KUBERNETES_VERSION, "--strict", str(path)], capture_output=True, text=True, timeout=120
+    )
+
+
+def emitted_children(controller: str) -> list[dict]:
+    children = []
+    for path in cases(controller):
+        response = json.loads(response_path(path).read_text())
+        for child in response["children"]:
+            # Metacontroller fills in the namespace; the schemas want a complete object.
+            if "spec" in child:
+                children.append({**child, "metadata": {**child["metadata"], "namespace": "ml"}})
+    return children
+
+
+def test_every_emitted_job_passes_the_official_kubernetes_schema(tmp_path):
+    jobs = emitted_children("mltrainingjob")
+    assert len(jobs) >= 10
+    result = kubernetes_validate(tmp_path, jobs)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ERROR" not in result.stdout and "WARN" not in result.stdout
+
+
+def test_a_broken_job_is_caught_by_the_schema_check(tmp_path):
+    job = emitted_children("mltrainingjob")[0]
+    job["spec"]["template"]["spec"]["containers"][0]["volumeMountz"] = []
+    result = kubernetes_validate(tmp_path, [job])
+    assert result.returncode != 0 and "volumeMountz" in result.stdout
+
+
+@pytest.mark.parametrize("path", CRDS, ids=[p.name for p in CRDS])
+def test_crds_pass_the_official_kubernetes_schema(tmp_path, path):
+    result = kubernetes_validate(tmp_path, documents(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ERROR" not in result.stdout
+
+
+def test_composite_controllers_match_metacontrollers_crd():
+    upstream = {d["metadata"]["name"]: d for d in documents(SHARED_SCHEMAS / "metacontroller-crds.yaml")}
+    validator = crd_validator(upstream["compositecontrollers.metacontroller.k8s.io"])
+    controllers = sorted((ROOT / "composite-controllers").glob("*.yaml"))
+    assert controllers
+    for path in controllers:
+        for document in documents(path):
+            assert errors_of(validator, document) == [], path.name
+
+
+def test_the_mltrainingjob_example_matches_the_crd():
+    validator = crd_validator(documents(ROOT / "manifests" / "crds" / "mltrainingjobs.aurora.dev.yaml")[0])
+    (example,) = documents(ROOT / "examples" / "mltrainingjob.yaml")
+    assert errors_of(validator, example) == []
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        (lambda s: s["estimator"].update(type="svm"), "spec.estimator.type"),
+        (lambda s: s.update(modle="typo"), "spec"),
+        (lambda s: s["evaluation"].update(seed=-1), "spec.evaluation.seed"),
+        (lambda s: s.update(model="Not_A_Label"), "spec.model"),
+    ],
+    ids=["bad-enum", "unknown-field", "below-minimum", "bad-pattern"],
+)
+def test_the_crd_schema_rejects_bad_specs(change, field):
+    validator = crd_validator(documents(ROOT / "manifests" / "crds" / "mltrainingjobs.aurora.dev.yaml")[0])
+    (example,) = documents(ROOT / "examples" / "mltrainingjob.yaml")
+    change(example["spec"])
+    assert any(error.startswith(field) for error in errors_of(validator, example))
+
+
+def test_every_status_the_hook_writes_survives_the_crd_schema():
+    """Fields missing from the status schema would be pruned by the API server."""
+    crd = documents(ROOT / "manifests" / "crds" / "mltrainingjobs.aurora.dev.yaml")[0]
+    validator = crd_validator(crd)
+    (example,) = documents(ROOT / "examples" / "mltrainingjob.yaml")
+    for path in cases("mltrainingjob"):
+        status = json.loads(response_path(path).read_text())["status"]
+        document = {**example, "status": {**status, "observedGeneration": 1}}
+        assert errors_of(validator, document) == [], path.name

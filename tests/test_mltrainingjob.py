@@ -1,0 +1,280 @@
+"""The MLTrainingJob hooks: golden pairs, tick-by-tick scenarios and one-mutation edge cases."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import timedelta
+
+import pytest
+
+from hooks import mltrainingjob
+from hooks.errors import MalformedRequest
+from tests.hook_fixtures import FIXED_NOW, TEST_CONFIG, case_name, cases, response_path
+from tests.metacontroller_double import MetacontrollerDouble
+
+CASES = cases("mltrainingjob")
+BASE = json.loads((CASES[0]).read_text())
+JOB = "diabetes-gb-train"
+
+
+def sync(request, now=FIXED_NOW):
+    return mltrainingjob.sync(request, now=now, config=TEST_CONFIG)
+
+
+@pytest.mark.parametrize("path", CASES, ids=[case_name(p) for p in CASES])
+def test_golden_pair(path):
+    request = json.loads(path.read_text())
+    assert sync(request) == json.loads(response_path(path).read_text())
+
+
+@pytest.mark.parametrize("path", CASES, ids=[case_name(p) for p in CASES])
+def test_the_same_request_gives_the_same_response(path):
+    request = json.loads(path.read_text())
+    assert json.dumps(sync(copy.deepcopy(request)), sort_keys=True) == json.dumps(sync(request), sort_keys=True)
+
+
+# Tick by tick, with the Metacontroller double
+
+
+def summary(exit_code=0, r2=0.455, promoted=True, gate_passed=True):
+    metrics = {"r2": r2, "rmse": 53.7, "mae": 44.5, "rows": 442, "trainSeconds": 0.1}
+    body = {"exitCode": exit_code, "metrics": metrics, "gatePassed": gate_passed, "promoted": promoted}
+    return json.dumps(body)
+
+
+def trainer_pod(exit_code, message, finished):
+    terminated = {"exitCode": exit_code, "message": message, "finishedAt": finished}
+    return {
+        "metadata": {"name": f"{JOB}-abcde"},
+        "status": {"containerStatuses": [{"name": "trainer", "state": {"terminated": terminated}}]},
+    }
+
+
+def stamp(moment):
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.fixture
+def cluster():
+    parent = copy.deepcopy(BASE["parent"])
+    return MetacontrollerDouble(parent, lambda r, now: sync(r, now), child_key="Job.batch/v1", related_key="Pod.v1")
+
+
+def test_a_run_goes_pending_running_succeeded_and_keeps_its_version(cluster):
+    t0 = FIXED_NOW
+    cluster.tick(t0)
+    version = cluster.status["modelVersion"]
+    assert (cluster.status["phase"], version, cluster.created) == ("Pending", "v20261126-100500", [JOB])
+    assert cluster.children[JOB]["metadata"]["labels"]["aurora.dev/model-version"] == version
+
+    cluster.children[JOB]["status"] = {"active": 1, "startTime": stamp(t0 + timedelta(seconds=5))}
+    cluster.tick(t0 + timedelta(seconds=30))
+    assert cluster.status["phase"] == "Running" and cluster.status["modelVersion"] == version
+
+    done = t0 + timedelta(minutes=3)
+    cluster.children[JOB]["status"] = {
+        "startTime": stamp(t0 + timedelta(seconds=5)),
+        "completionTime": stamp(done),
+        "conditions": [{"type": "Complete", "status": "True", "lastTransitionTime": stamp(done)}],
+    }
+    cluster.related[f"{JOB}-abcde"] = trainer_pod(0, summary(), stamp(done))
+    cluster.tick(done + timedelta(seconds=1))
+    status = cluster.status
+    assert status["phase"] == "Succeeded" and status["modelVersion"] == version
+    assert status["metrics"]["r2"] == 0.455 and status["promoted"] is True and status["gatePassed"] is True
+    assert status["completionTime"] == stamp(done)
+    complete = next(c for c in status["conditions"] if c["type"] == "Complete")
+    assert complete["status"] == "True" and "r2 0.4550" in complete["message"]
+    assert cluster.created == [JOB] and not cluster.deleted
+
+
+def test_a_status_write_causes_no_further_change(cluster):
+    cluster.tick(FIXED_NOW)
+    first = copy.deepcopy(cluster.status)
+    cluster.tick(FIXED_NOW + timedelta(minutes=10))
+    assert cluster.status == first
+
+
+def test_the_version_is_read_back_from_the_job_even_if_the_status_was_lost(cluster):
+    cluster.tick(FIXED_NOW)
+    version = cluster.status["modelVersion"]
+    cluster.parent["status"] = {}
+    cluster.tick(FIXED_NOW + timedelta(hours=1))
+    assert cluster.status["modelVersion"] == version
+
+
+def finish(cluster, at, *, exit_code=None, reason=None, message=""):
+    condition = {"type": "Failed" if reason else "Complete", "status": "True", "lastTransitionTime": stamp(at)}
+    if reason:
+        condition.update(reason=reason, message=message)
+    cluster.children[JOB]["status"] = (
+        {"completionTime": stamp(at), "conditions": [condition]} if not reason else {"conditions": [condition]}
+    )
+    if exit_code is not None:
+        cluster.related[f"{JOB}-abcde"] = trainer_pod(exit_code, summary(exit_code, promoted=exit_code == 0), stamp(at))
+
+
+def test_a_failed_gate_fails_the_run_with_reason_quality_gate_failed(cluster):
+    cluster.tick(FIXED_NOW)
+    finish(cluster, FIXED_NOW + timedelta(minutes=2), exit_code=3, reason="PodFailurePolicy", message="exit code 3")
+    cluster.tick(FIXED_NOW + timedelta(minutes=3))
+    failed = next(c for c in cluster.status["conditions"] if c["type"] == "Failed")
+    assert cluster.status["phase"] == "Failed"
+    assert failed["status"] == "True" and failed["reason"] == "QualityGateFailed"
+    assert cluster.status["promoted"] is False and cluster.status["metrics"]["r2"] == 0.455
+
+
+def test_a_deadline_fails_the_run_with_reason_deadline_exceeded(cluster):
+    cluster.tick(FIXED_NOW)
+    finish(
+        cluster,
+        FIXED_NOW + timedelta(hours=1),
+        reason="DeadlineExceeded",
+        message="Job was active longer than specified deadline",
+    )
+    cluster.tick(FIXED_NOW + timedelta(hours=1, seconds=1))
+    failed = next(c for c in cluster.status["conditions"] if c["type"] == "Failed")
+    assert (cluster.status["phase"], failed["reason"]) == ("Failed", "DeadlineExceeded")
+    assert cluster.status["completionTime"] == stamp(FIXED_NOW + timedelta(hours=1))
+
+
+def test_the_job_is_kept_until_its_ttl_then_removed_and_never_recreated(cluster):
+    cluster.tick(FIXED_NOW)
+    done = FIXED_NOW + timedelta(minutes=3)
+    finish(cluster, done, exit_code=0)
+    response = cluster.tick(done)
+    ttl = BASE["parent"]["spec"]["ttlSecondsAfterFinished"]
+    assert response["resyncAfterSeconds"] == ttl
+
+    cluster.tick(done + timedelta(seconds=ttl - 1))
+    assert JOB in cluster.children
+    cluster.tick(done + timedelta(seconds=ttl))
+    assert cluster.deleted == [JOB] and JOB not in cluster.children
+
+    cluster.related.clear()
+    recorded = copy.deepcopy(cluster.status)
+    for days in (1, 30):
+        cluster.tick(done + timedelta(days=days))
+    assert cluster.created == [JOB]
+    assert cluster.status == recorded
+
+
+def test_a_finished_job_deleted_by_hand_before_its_ttl_is_not_recreated(cluster):
+    cluster.tick(FIXED_NOW)
+    done = FIXED_NOW + timedelta(minutes=3)
+    finish(cluster, done, exit_code=0)
+    cluster.tick(done)
+    del cluster.children[JOB]
+    cluster.related.clear()
+    cluster.tick(done + timedelta(minutes=1))
+    assert cluster.created == [JOB] and cluster.status["phase"] == "Succeeded"
+
+
+def test_lasttransitiontime_moves_only_when_a_condition_flips(cluster):
+    cluster.tick(FIXED_NOW)
+    before = {c["type"]: c["lastTransitionTime"] for c in cluster.status["conditions"]}
+    cluster.children[JOB]["status"] = {"active": 1}
+    cluster.tick(FIXED_NOW + timedelta(minutes=1))
+    done = FIXED_NOW + timedelta(minutes=5)
+    finish(cluster, done, exit_code=0)
+    cluster.tick(done)
+    after = {c["type"]: c["lastTransitionTime"] for c in cluster.status["conditions"]}
+    assert after["Complete"] == stamp(done) != before["Complete"]
+    assert after["Failed"] == before["Failed"] and after["InvalidSpec"] == before["InvalidSpec"]
+
+
+# One mutation each
+
+
+def mutated(change) -> dict:
+    request = copy.deepcopy(BASE)
+    change(request["parent"]["spec"])
+    return request
+
+
+INVALID_SPECS = [
+    (
+        "both-datasets",
+        lambda s: s.update(dataset={"builtin": "diabetes", "csv": {"path": "/d.csv", "target": "y"}}),
+        "exactly one of builtin or csv",
+    ),
+    ("no-dataset", lambda s: s.update(dataset={}), "exactly one of builtin or csv"),
+    ("unknown-builtin", lambda s: s.update(dataset={"builtin": "iris"}), "spec.dataset.builtin 'iris'"),
+    ("relative-csv", lambda s: s.update(dataset={"csv": {"path": "d.csv", "target": "y"}}), "absolute path"),
+    ("bad-estimator", lambda s: s.update(estimator={"type": "svm"}), "unknown estimator 'svm'"),
+    ("unknown-param", lambda s: s["estimator"].update(params={"n_trees": 3}), "no parameter 'n_trees'"),
+    ("test-fraction-1", lambda s: s["evaluation"].update(testFraction=1.0), "testFraction 1.0"),
+    ("test-fraction-0", lambda s: s["evaluation"].update(testFraction=0), "testFraction 0"),
+    ("model-name", lambda s: s.update(model="Housing_Model"), "spec.model 'Housing_Model'"),
+    ("gate-direction", lambda s: s["evaluation"].update(gate={"metric": "rmse", "min": 0.5}), "takes exactly 'max'"),
+    (
+        "gate-metric",
+        lambda s: s["evaluation"].update(gate={"metric": "accuracy", "min": 0.5}),
+        "gate.metric 'accuracy'",
+    ),
+    ("negative-backoff", lambda s: s.update(backoffLimit=-1), "spec.backoffLimit -1"),
+]
+
+
+@pytest.mark.parametrize("change, message", [c[1:] for c in INVALID_SPECS], ids=[c[0] for c in INVALID_SPECS])
+def test_an_invalid_spec_creates_no_job_and_says_which_field(change, message):
+    response = sync(mutated(change))
+    invalid = next(c for c in response["status"]["conditions"] if c["type"] == "InvalidSpec")
+    assert response["children"] == []
+    assert invalid["status"] == "True" and message in invalid["message"]
+    assert response["status"]["phase"] == "Failed"
+
+
+def test_an_invalid_spec_never_drops_the_running_job():
+    request = json.loads((CASES[2]).read_text())
+    request["parent"]["spec"]["estimator"]["params"] = {"n_trees": 3}
+    response = sync(request)
+    assert [child["metadata"]["name"] for child in response["children"]] == [JOB]
+    assert response["status"]["phase"] == "Running"
+
+
+def test_the_spec_image_overrides_the_configured_one():
+    response = sync(mutated(lambda s: s.update(image="registry.example.com/custom:2")))
+    container = response["children"][0]["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "registry.example.com/custom:2"
+
+
+def test_no_promote_and_csv_reach_the_trainer_arguments():
+    response = sync(
+        mutated(lambda s: s.update(promote=False, dataset={"csv": {"path": "/models/d.csv", "target": "y"}}))
+    )
+    args = response["children"][0]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--no-promote" in args and args[args.index("--dataset") + 1] == "csv:/models/d.csv:y"
+
+
+def test_the_job_has_no_ttl_of_its_own():
+    job = sync(copy.deepcopy(BASE))["children"][0]
+    assert "ttlSecondsAfterFinished" not in job["spec"]
+
+
+def test_a_long_parent_name_gives_a_job_name_that_fits_a_label():
+    request = copy.deepcopy(BASE)
+    request["parent"]["metadata"]["name"] = "a" * 70
+    name = sync(request)["children"][0]["metadata"]["name"]
+    assert len(name) <= 63 and name.endswith("-train")
+
+
+@pytest.mark.parametrize(
+    "request_body",
+    [None, [], {"parent": "x"}, {"parent": {"spec": {}}}, {**BASE, "children": {"Job.batch/v1": ["x"]}}],
+    ids=["null", "list", "parent-not-object", "no-name", "children-not-objects"],
+)
+def test_a_malformed_request_raises_instead_of_answering(request_body):
+    with pytest.raises(MalformedRequest):
+        sync(copy.deepcopy(request_body))
+
+
+def test_customize_selects_this_runs_pods_by_uid():
+    related = mltrainingjob.customize(copy.deepcopy(BASE))["relatedResources"]
+    uid = BASE["parent"]["metadata"]["uid"]
+    assert related == [
+        {"apiVersion": "v1", "resource": "pods", "labelSelector": {"matchLabels": {"aurora.dev/training-job-uid": uid}}}
+    ]
+    pod_labels = sync(copy.deepcopy(BASE))["children"][0]["spec"]["template"]["metadata"]["labels"]
+    assert pod_labels["aurora.dev/training-job-uid"] == uid
