@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 from pathlib import Path
@@ -17,6 +18,7 @@ import jsonschema
 import pytest
 import yaml
 
+from tests import pod_security
 from tests.conftest import require_tool
 from tests.hook_fixtures import cases, response_path
 
@@ -142,3 +144,39 @@ def test_every_status_the_hook_writes_survives_the_crd_schema():
         status = json.loads(response_path(path).read_text())["status"]
         document = {**example, "status": {**status, "observedGeneration": 1}}
         assert errors_of(validator, document) == [], path.name
+
+
+def test_every_emitted_pod_meets_the_restricted_pod_security_profile():
+    jobs = emitted_children("mltrainingjob")
+    for job in jobs:
+        assert pod_security.violations(job["spec"]["template"]["spec"]) == [], job["metadata"]["name"]
+
+
+def test_the_pod_security_check_catches_a_violation():
+    pod = copy.deepcopy(emitted_children("mltrainingjob")[0]["spec"]["template"]["spec"])
+    pod["containers"][0]["securityContext"]["allowPrivilegeEscalation"] = True
+    pod["volumes"].append({"name": "host", "hostPath": {"path": "/"}})
+    assert len(pod_security.violations(pod)) == 2
+
+
+def test_training_pods_mount_no_service_account_token():
+    for job in emitted_children("mltrainingjob"):
+        assert job["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+
+
+def undescribed(schema: dict, path: str = "") -> list[str]:
+    missing = []
+    for name, child in (schema.get("properties") or {}).items():
+        here = f"{path}.{name}" if path else name
+        if not child.get("description"):
+            missing.append(here)
+        missing += undescribed(child, here)
+    return missing + (undescribed(schema["items"], f"{path}[]") if "items" in schema else [])
+
+
+@pytest.mark.parametrize("path", CRDS, ids=[p.name for p in CRDS])
+def test_every_crd_field_has_a_description_for_kubectl_explain(path):
+    crd = documents(path)[0]
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    fields = {name: schema["properties"][name] for name in ("spec", "status")}
+    assert undescribed({"properties": fields}) == []
