@@ -47,7 +47,9 @@ def read_body() -> dict:
 
 def sync_log(controller: str, hook: str, body: dict, answer: dict, result: str, seconds: float) -> None:
     """One JSON line per call: which object, what phase, how long."""
-    metadata = (body.get("parent") or {}).get("metadata") or {} if isinstance(body, dict) else {}
+    parent = body.get("parent") if isinstance(body, dict) else None
+    metadata = parent.get("metadata") if isinstance(parent, dict) else None
+    metadata = metadata if isinstance(metadata, dict) else {}
     line = {
         "controller": controller,
         "hook": hook,

@@ -41,6 +41,8 @@ MALFORMED = [
     (b"{not json", "not JSON"),
     (b"[1, 2]", "must be a JSON object"),
     (b"{}", "no parent"),
+    (b'{"parent": "x"}', "no parent"),
+    (b'{"parent": {"metadata": "x"}}', "no metadata.name"),
     (b'{"parent": {"spec": {}}}', "no metadata.name"),
     (b'{"parent": {"metadata": {"name": "x"}}, "children": {"Job.batch/v1": [1]}}', "not an object of objects"),
     (b"\xff\xfe", "not JSON"),
