@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -102,8 +103,18 @@ def test_crds_pass_the_official_kubernetes_schema(tmp_path, path):
     assert "ERROR" not in result.stdout
 
 
+def upstream_crds(file_name: str) -> dict[str, dict]:
+    """Upstream CRDs kept beside the checkout (../shared/schemas); required under CI=true."""
+    path = SHARED_SCHEMAS / file_name
+    if not path.is_file():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{path} is required in CI but is missing")
+        pytest.skip(f"{path} is not beside this checkout")
+    return {d["metadata"]["name"]: d for d in documents(path)}
+
+
 def test_composite_controllers_match_metacontrollers_crd():
-    upstream = {d["metadata"]["name"]: d for d in documents(SHARED_SCHEMAS / "metacontroller-crds.yaml")}
+    upstream = upstream_crds("metacontroller-crds.yaml")
     validator = crd_validator(upstream["compositecontrollers.metacontroller.k8s.io"])
     controllers = sorted((ROOT / "composite-controllers").glob("*.yaml"))
     assert controllers
