@@ -19,10 +19,11 @@ from flask import Flask, Response, request
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from hooks import mltrainingjob
+from hooks import mldeployment, mltrainingjob
 from hooks.config import HookConfig
 from hooks.errors import MalformedRequest
 from hooks.metrics import HookMetrics
+from hooks.prometheus import PrometheusClient
 
 log = logging.getLogger("aurora.hooks")
 
@@ -96,14 +97,34 @@ def metrics_view(registry: CollectorRegistry):
     return view
 
 
-def create_app(config: HookConfig | None = None, *, clock: Callable[[], datetime] = utc_now) -> Flask:
+def mldeployment_handler(config: HookConfig, clock: Callable[[], datetime], prometheus: PrometheusClient | None):
+    """Read Prometheus only when the reconciler says a check is due, then reconcile."""
+
+    def handle(body: dict) -> dict:
+        now = clock()
+        window = mldeployment.analysis_window(body, now)
+        observations = prometheus.observe(window) if window and prometheus else None
+        return mldeployment.sync(body, now=now, observations=observations, config=config)
+
+    return handle
+
+
+def create_app(
+    config: HookConfig | None = None,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    prometheus: PrometheusClient | None = None,
+) -> Flask:
     """The hook service; `clock` is the only source of time (tests pass a fixed one)."""
     config = config or HookConfig.from_env()
+    if prometheus is None and config.prometheus_url:
+        prometheus = PrometheusClient(config.prometheus_url)
     app = Flask(__name__)
     metrics = HookMetrics(CollectorRegistry())
     hooks = {
         ("mltrainingjob", "sync"): lambda body: mltrainingjob.sync(body, now=clock(), config=config),
         ("mltrainingjob", "customize"): mltrainingjob.customize,
+        ("mldeployment", "sync"): mldeployment_handler(config, clock, prometheus),
     }
     for (controller, hook), handler in hooks.items():
         app.add_url_rule(

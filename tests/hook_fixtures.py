@@ -10,13 +10,30 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hooks import mltrainingjob
+from hooks import mldeployment, mltrainingjob
 from hooks.config import HookConfig
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FIXED_NOW = datetime(2026, 11, 26, 10, 5, 0, tzinfo=UTC)
 TEST_CONFIG = HookConfig(trainer_image="registry.example.com/aurora:0.1.0")
-HOOKS = {"mltrainingjob": lambda request: mltrainingjob.sync(request, now=FIXED_NOW, config=TEST_CONFIG)}
+TEST_CONFIG_MLD = HookConfig(server_image="registry.example.com/aurora:0.1.0", drain_seconds=10)
+
+
+def observations_path(path: Path) -> Path:
+    return path.with_name(f"{case_name(path)}.observations.json")
+
+
+def mldeployment_sync(request: dict, path: Path) -> dict:
+    """MLDeployment cases may carry what Prometheus answered in <case>.observations.json."""
+    extra = observations_path(path)
+    observations = json.loads(extra.read_text()) if extra.is_file() else None
+    return mldeployment.sync(request, now=FIXED_NOW, observations=observations, config=TEST_CONFIG_MLD)
+
+
+HOOKS = {
+    "mltrainingjob": lambda request, path: mltrainingjob.sync(request, now=FIXED_NOW, config=TEST_CONFIG),
+    "mldeployment": mldeployment_sync,
+}
 
 
 def cases(controller: str) -> list[Path]:
@@ -34,7 +51,7 @@ def response_path(path: Path) -> Path:
 def regenerate() -> None:
     for controller, hook in HOOKS.items():
         for path in cases(controller):
-            response = hook(json.loads(path.read_text()))
+            response = hook(json.loads(path.read_text()), path)
             response_path(path).write_text(json.dumps(response, indent=2, sort_keys=True) + "\n")
             print(f"wrote {response_path(path).relative_to(FIXTURES)}")
 

@@ -36,6 +36,8 @@ def documents(path: Path) -> list[dict]:
 def strict(schema):
     """Refuse unknown fields unless the schema preserves them, like the API server's strict validation."""
     if isinstance(schema, dict):
+        if schema.get("nullable") and isinstance(schema.get("type"), str):
+            schema = {**schema, "type": [schema["type"], "null"]}
         if "properties" in schema and "additionalProperties" not in schema:
             if not schema.get("x-kubernetes-preserve-unknown-fields"):
                 schema = {**schema, "additionalProperties": False}
@@ -81,10 +83,11 @@ def emitted_children(controller: str) -> list[dict]:
     return children
 
 
-def test_every_emitted_job_passes_the_official_kubernetes_schema(tmp_path):
-    jobs = emitted_children("mltrainingjob")
-    assert len(jobs) >= 10
-    result = kubernetes_validate(tmp_path, jobs)
+@pytest.mark.parametrize("controller, least", [("mltrainingjob", 10), ("mldeployment", 60)])
+def test_every_emitted_child_passes_the_official_kubernetes_schema(tmp_path, controller, least):
+    children = emitted_children(controller)
+    assert len(children) >= least
+    result = kubernetes_validate(tmp_path, children)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ERROR" not in result.stdout and "WARN" not in result.stdout
 
@@ -123,10 +126,27 @@ def test_composite_controllers_match_metacontrollers_crd():
             assert errors_of(validator, document) == [], path.name
 
 
-def test_the_mltrainingjob_example_matches_the_crd():
-    validator = crd_validator(documents(ROOT / "manifests" / "crds" / "mltrainingjobs.aurora.dev.yaml")[0])
-    (example,) = documents(ROOT / "examples" / "mltrainingjob.yaml")
+@pytest.mark.parametrize("kind", ["mltrainingjob", "mldeployment"])
+def test_the_example_matches_the_crd(kind):
+    validator = crd_validator(documents(ROOT / "manifests" / "crds" / f"{kind}s.aurora.dev.yaml")[0])
+    (example,) = documents(ROOT / "examples" / f"{kind}.yaml")
     assert errors_of(validator, example) == []
+
+
+@pytest.mark.parametrize("path", CRDS, ids=[p.name for p in CRDS])
+def test_crds_have_no_empty_values(path):
+    """A comma inside an unquoted flow mapping silently makes a key with no value."""
+
+    def empty(node, where=""):
+        if isinstance(node, dict):
+            return [f"{where}.{k}" for k, v in node.items() if v is None] + [
+                e for k, v in node.items() for e in empty(v, f"{where}.{k}")
+            ]
+        if isinstance(node, list):
+            return [e for i, v in enumerate(node) for e in empty(v, f"{where}[{i}]")]
+        return []
+
+    assert empty(documents(path)[0]) == []
 
 
 @pytest.mark.parametrize(
@@ -146,21 +166,36 @@ def test_the_crd_schema_rejects_bad_specs(change, field):
     assert any(error.startswith(field) for error in errors_of(validator, example))
 
 
-def test_every_status_the_hook_writes_survives_the_crd_schema():
+@pytest.mark.parametrize("kind", ["mltrainingjob", "mldeployment"])
+def test_every_status_the_hook_writes_survives_the_crd_schema(kind):
     """Fields missing from the status schema would be pruned by the API server."""
-    crd = documents(ROOT / "manifests" / "crds" / "mltrainingjobs.aurora.dev.yaml")[0]
+    crd = documents(ROOT / "manifests" / "crds" / f"{kind}s.aurora.dev.yaml")[0]
     validator = crd_validator(crd)
-    (example,) = documents(ROOT / "examples" / "mltrainingjob.yaml")
-    for path in cases("mltrainingjob"):
+    (example,) = documents(ROOT / "examples" / f"{kind}.yaml")
+    for path in cases(kind):
         status = json.loads(response_path(path).read_text())["status"]
         document = {**example, "status": {**status, "observedGeneration": 1}}
         assert errors_of(validator, document) == [], path.name
 
 
-def test_every_emitted_pod_meets_the_restricted_pod_security_profile():
-    jobs = emitted_children("mltrainingjob")
-    for job in jobs:
-        assert pod_security.violations(job["spec"]["template"]["spec"]) == [], job["metadata"]["name"]
+@pytest.mark.parametrize("controller", ["mltrainingjob", "mldeployment"])
+def test_every_emitted_pod_meets_the_restricted_pod_security_profile(controller):
+    workloads = [c for c in emitted_children(controller) if c["kind"] in ("Job", "Deployment")]
+    assert workloads
+    for workload in workloads:
+        assert pod_security.violations(workload["spec"]["template"]["spec"]) == [], workload["metadata"]["name"]
+
+
+def test_inference_pods_mount_the_models_read_only_and_carry_the_contract_labels():
+    deployments = [c for c in emitted_children("mldeployment") if c["kind"] == "Deployment"]
+    for deployment in deployments:
+        pod = deployment["spec"]["template"]
+        assert {"aurora.dev/model", "aurora.dev/model-version", "aurora.dev/track"} <= set(pod["metadata"]["labels"])
+        claim = next(v for v in pod["spec"]["volumes"] if v["name"] == "models")["persistentVolumeClaim"]
+        mounts = [m for c in pod["spec"]["containers"] + pod["spec"]["initContainers"] for m in c["volumeMounts"]]
+        assert claim["readOnly"] is True and all(m["readOnly"] for m in mounts if m["name"] == "models")
+        assert pod["spec"]["initContainers"][0]["command"] == ["aurora-serve", "check"]
+        assert pod["spec"]["automountServiceAccountToken"] is False
 
 
 def test_the_pod_security_check_catches_a_violation():

@@ -16,6 +16,7 @@ from tests.metacontroller_double import MetacontrollerDouble
 CASES = cases("mltrainingjob")
 BASE = json.loads((CASES[0]).read_text())
 JOB = "diabetes-gb-train"
+JOBS = "Job.batch/v1"
 
 
 def sync(request, now=FIXED_NOW):
@@ -58,22 +59,24 @@ def stamp(moment):
 @pytest.fixture
 def cluster():
     parent = copy.deepcopy(BASE["parent"])
-    return MetacontrollerDouble(parent, lambda r, now: sync(r, now), child_key="Job.batch/v1", related_key="Pod.v1")
+    return MetacontrollerDouble(
+        parent, lambda r, now: sync(r, now), strategies={"Job.batch/v1": "OnDelete"}, related_key="Pod.v1"
+    )
 
 
 def test_a_run_goes_pending_running_succeeded_and_keeps_its_version(cluster):
     t0 = FIXED_NOW
     cluster.tick(t0)
     version = cluster.status["modelVersion"]
-    assert (cluster.status["phase"], version, cluster.created) == ("Pending", "v20261126-100500", [JOB])
-    assert cluster.children[JOB]["metadata"]["labels"]["aurora.dev/model-version"] == version
+    assert (cluster.status["phase"], version, cluster.created) == ("Pending", "v20261126-100500", [f"{JOBS}/{JOB}"])
+    assert cluster.children[JOBS][JOB]["metadata"]["labels"]["aurora.dev/model-version"] == version
 
-    cluster.children[JOB]["status"] = {"active": 1, "startTime": stamp(t0 + timedelta(seconds=5))}
+    cluster.children[JOBS][JOB]["status"] = {"active": 1, "startTime": stamp(t0 + timedelta(seconds=5))}
     cluster.tick(t0 + timedelta(seconds=30))
     assert cluster.status["phase"] == "Running" and cluster.status["modelVersion"] == version
 
     done = t0 + timedelta(minutes=3)
-    cluster.children[JOB]["status"] = {
+    cluster.children[JOBS][JOB]["status"] = {
         "startTime": stamp(t0 + timedelta(seconds=5)),
         "completionTime": stamp(done),
         "conditions": [{"type": "Complete", "status": "True", "lastTransitionTime": stamp(done)}],
@@ -86,7 +89,7 @@ def test_a_run_goes_pending_running_succeeded_and_keeps_its_version(cluster):
     assert status["completionTime"] == stamp(done)
     complete = next(c for c in status["conditions"] if c["type"] == "Complete")
     assert complete["status"] == "True" and "r2 0.4550" in complete["message"]
-    assert cluster.created == [JOB] and not cluster.deleted
+    assert cluster.created == [f"{JOBS}/{JOB}"] and not cluster.deleted
 
 
 def test_a_status_write_causes_no_further_change(cluster):
@@ -108,7 +111,7 @@ def finish(cluster, at, *, exit_code=None, reason=None, message=""):
     condition = {"type": "Failed" if reason else "Complete", "status": "True", "lastTransitionTime": stamp(at)}
     if reason:
         condition.update(reason=reason, message=message)
-    cluster.children[JOB]["status"] = (
+    cluster.children[JOBS][JOB]["status"] = (
         {"completionTime": stamp(at), "conditions": [condition]} if not reason else {"conditions": [condition]}
     )
     if exit_code is not None:
@@ -148,15 +151,15 @@ def test_the_job_is_kept_until_its_ttl_then_removed_and_never_recreated(cluster)
     assert response["resyncAfterSeconds"] == ttl
 
     cluster.tick(done + timedelta(seconds=ttl - 1))
-    assert JOB in cluster.children
+    assert JOB in cluster.children[JOBS]
     cluster.tick(done + timedelta(seconds=ttl))
-    assert cluster.deleted == [JOB] and JOB not in cluster.children
+    assert cluster.deleted == [f"{JOBS}/{JOB}"] and JOB not in cluster.children[JOBS]
 
     cluster.related.clear()
     recorded = copy.deepcopy(cluster.status)
     for days in (1, 30):
         cluster.tick(done + timedelta(days=days))
-    assert cluster.created == [JOB]
+    assert cluster.created == [f"{JOBS}/{JOB}"]
     assert cluster.status == recorded
 
 
@@ -165,16 +168,16 @@ def test_a_finished_job_deleted_by_hand_before_its_ttl_is_not_recreated(cluster)
     done = FIXED_NOW + timedelta(minutes=3)
     finish(cluster, done, exit_code=0)
     cluster.tick(done)
-    del cluster.children[JOB]
+    del cluster.children[JOBS][JOB]
     cluster.related.clear()
     cluster.tick(done + timedelta(minutes=1))
-    assert cluster.created == [JOB] and cluster.status["phase"] == "Succeeded"
+    assert cluster.created == [f"{JOBS}/{JOB}"] and cluster.status["phase"] == "Succeeded"
 
 
 def test_lasttransitiontime_moves_only_when_a_condition_flips(cluster):
     cluster.tick(FIXED_NOW)
     before = {c["type"]: c["lastTransitionTime"] for c in cluster.status["conditions"]}
-    cluster.children[JOB]["status"] = {"active": 1}
+    cluster.children[JOBS][JOB]["status"] = {"active": 1}
     cluster.tick(FIXED_NOW + timedelta(minutes=1))
     done = FIXED_NOW + timedelta(minutes=5)
     finish(cluster, done, exit_code=0)

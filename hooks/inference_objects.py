@@ -1,0 +1,166 @@
+"""Builders of an MLDeployment's children: Deployments, Services and NGINX Ingresses per track.
+
+Each builder returns a fresh object with only the fields we own (Metacontroller adds the
+namespace, owner reference and controller-uid label). Pod selectors name the deployment
+and track only, never the version: a Deployment's selector is immutable, while its
+version changes in place when a canary is promoted.
+"""
+
+from __future__ import annotations
+
+from hooks.config import HookConfig
+from hooks.podsecurity import container_security_context, pod_security_context
+
+STABLE, CANARY = "stable", "canary"
+PORT = 8080
+LABEL_DEPLOYMENT = "aurora.dev/deployment"
+LABEL_MODEL = "aurora.dev/model"
+LABEL_VERSION = "aurora.dev/model-version"
+LABEL_TRACK = "aurora.dev/track"
+CANARY_ANNOTATION = "nginx.ingress.kubernetes.io/canary"
+WEIGHT_ANNOTATION = "nginx.ingress.kubernetes.io/canary-weight"
+# Seconds a terminating pod keeps serving while endpoints and the ingress forget it.
+PRE_STOP_SECONDS = 5
+
+
+def child_name(parent: dict, track: str) -> str:
+    return f"{parent['metadata']['name']}-{track}"
+
+
+def selector(parent: dict, track: str) -> dict:
+    return {LABEL_DEPLOYMENT: parent["metadata"]["name"], LABEL_TRACK: track}
+
+
+def pod_labels(parent: dict, spec: dict, track: str, version: str) -> dict:
+    return {
+        **selector(parent, track),
+        LABEL_MODEL: spec["model"],
+        LABEL_VERSION: version,
+        "app.kubernetes.io/name": "aurora-server",
+        "app.kubernetes.io/managed-by": "aurora",
+    }
+
+
+def new_deployment(parent: dict, spec: dict, track: str, version: str, replicas: int, config: HookConfig) -> dict:
+    labels = pod_labels(parent, spec, track, version)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": child_name(parent, track), "labels": labels},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": selector(parent, track)},
+            # Never below the wanted capacity during a version change.
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "template": {
+                "metadata": {
+                    "labels": labels,
+                    "annotations": {
+                        "prometheus.io/scrape": "true",
+                        "prometheus.io/port": str(PORT),
+                        "prometheus.io/path": "/metrics",
+                    },
+                },
+                "spec": new_pod_spec(spec, track, version, config),
+            },
+        },
+    }
+
+
+def server_env(spec: dict, track: str, version: str, config: HookConfig) -> list[dict]:
+    return [
+        {"name": "AURORA_MODEL_ROOT", "value": config.models_mount},
+        {"name": "AURORA_MODEL", "value": spec["model"]},
+        {"name": "AURORA_MODEL_VERSION", "value": version},
+        {"name": "AURORA_TRACK", "value": track},
+        {"name": "PROMETHEUS_MULTIPROC_DIR", "value": "/tmp/metrics"},
+    ]
+
+
+def new_pod_spec(spec: dict, track: str, version: str, config: HookConfig) -> dict:
+    image = spec.get("image") or config.server_image
+    env = server_env(spec, track, version, config)
+    mounts = [
+        {"name": "models", "mountPath": config.models_mount, "readOnly": True},
+        {"name": "tmp", "mountPath": "/tmp"},
+    ]
+    check = {
+        "name": "check-model",
+        "image": image,
+        "command": ["aurora-serve", "check"],
+        "env": env,
+        "securityContext": container_security_context(),
+        "volumeMounts": mounts,
+    }
+    server = {
+        "name": "server",
+        "image": image,
+        "command": ["aurora-serve", "--bind", f"0.0.0.0:{PORT}"],
+        "env": env,
+        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+        "readinessProbe": probe("/v2/health/ready", period=5, failures=2),
+        "livenessProbe": probe("/v2/health/live", period=10, failures=3),
+        "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SECONDS}}},
+        "resources": spec.get("resources") or {},
+        "securityContext": container_security_context(),
+        "volumeMounts": mounts,
+    }
+    return {
+        # Inference pods hold no secrets and need no API access.
+        "automountServiceAccountToken": False,
+        "securityContext": pod_security_context(),
+        "terminationGracePeriodSeconds": 45,
+        "initContainers": [check],
+        "containers": [server],
+        "volumes": [
+            {"name": "models", "persistentVolumeClaim": {"claimName": spec["storage"]["claimName"], "readOnly": True}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+        ],
+    }
+
+
+def probe(path: str, *, period: int, failures: int) -> dict:
+    return {
+        "httpGet": {"path": path, "port": "http"},
+        "periodSeconds": period,
+        "timeoutSeconds": 2,
+        "failureThreshold": failures,
+    }
+
+
+def new_service(parent: dict, spec: dict, track: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": child_name(parent, track),
+            "labels": {**selector(parent, track), LABEL_MODEL: spec["model"]},
+        },
+        "spec": {
+            "selector": selector(parent, track),
+            "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def new_ingress(parent: dict, spec: dict, track: str, weight: int | None = None) -> dict:
+    """The stable Ingress, or (with a weight) the NGINX canary Ingress for the same host and path."""
+    ingress = spec["ingress"]
+    annotations = {CANARY_ANNOTATION: "true", WEIGHT_ANNOTATION: str(weight)} if track == CANARY else {}
+    path = {
+        "path": ingress.get("path") or "/",
+        "pathType": "Prefix",
+        "backend": {"service": {"name": child_name(parent, track), "port": {"name": "http"}}},
+    }
+    metadata = {"name": child_name(parent, track), "labels": {**selector(parent, track), LABEL_MODEL: spec["model"]}}
+    if annotations:
+        metadata["annotations"] = annotations
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": metadata,
+        "spec": {
+            "ingressClassName": ingress.get("className") or "nginx",
+            "rules": [{"host": ingress["host"], "http": {"paths": [path]}}],
+        },
+    }

@@ -1,0 +1,84 @@
+"""Reading canary analysis numbers from Prometheus's HTTP API.
+
+Only this module talks to Prometheus. Each query has a short timeout and the whole
+read a budget, so a sync stays far inside Metacontroller's 10 s hook timeout; any
+failure gives None, which the reconciler reads as "no promotion, no rollback on metrics".
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import requests
+
+log = logging.getLogger("aurora.hooks")
+QUERY_TIMEOUT_SECONDS = 2.0
+BUDGET_SECONDS = 4.0
+REQUESTS = "aurora_inference_http_request_total"
+DURATION = "aurora_inference_http_request_duration_seconds_bucket"
+
+
+class PrometheusError(Exception):
+    """Prometheus could not answer a query."""
+
+
+def selector(window: dict, track: str, extra: str = "") -> str:
+    version = window["canaryVersion"] if track == "canary" else window["stableVersion"]
+    labels = f'namespace="{window["namespace"]}",model="{window["model"]}",track="{track}",model_version="{version}"'
+    return "{" + labels + extra + "}"
+
+
+def queries(window: dict) -> dict[tuple[str, str], str]:
+    """PromQL per (track, measure) over the analysis window."""
+    seconds = f"{window['windowSeconds']}s"
+    out = {}
+    for track in ("canary", "stable"):
+        every, errors = selector(window, track), selector(window, track, ',status=~"5.."')
+        out[(track, "requests")] = f"sum(increase({REQUESTS}{every}[{seconds}]))"
+        out[(track, "errorRate")] = (
+            f"sum(rate({REQUESTS}{errors}[{seconds}])) / sum(rate({REQUESTS}{every}[{seconds}]))"
+        )
+        out[(track, "latencyP99")] = f"histogram_quantile(0.99, sum by (le) (rate({DURATION}{every}[{seconds}])))"
+    return out
+
+
+class PrometheusClient:
+    def __init__(self, url: str, *, timeout: float = QUERY_TIMEOUT_SECONDS, budget: float = BUDGET_SECONDS):
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.budget = budget
+        self.session = requests.Session()
+
+    def scalar(self, query: str) -> float | None:
+        """One instant query's single value; None when it returned no series or NaN."""
+        try:
+            answer = self.session.get(f"{self.url}/api/v1/query", params={"query": query}, timeout=self.timeout)
+            answer.raise_for_status()
+            body = answer.json()
+        except (requests.RequestException, ValueError) as err:
+            raise PrometheusError(f"{type(err).__name__}: {err}") from err
+        if body.get("status") != "success":
+            raise PrometheusError(f"query failed: {body.get('error', body)}")
+        result = body["data"]["result"]
+        if not result:
+            return None
+        value = float(result[0]["value"][1])
+        return None if math.isnan(value) or math.isinf(value) else value
+
+    def observe(self, window: dict) -> dict | None:
+        """Requests, error rate and p99 of both tracks over the window, or None on any failure."""
+        started = time.monotonic()
+        observations: dict = {"canary": {}, "stable": {}}
+        try:
+            for (track, measure), query in queries(window).items():
+                if time.monotonic() - started > self.budget:
+                    raise PrometheusError(f"over the {self.budget:g}s budget")
+                observations[track][measure] = self.scalar(query)
+        except PrometheusError as err:
+            log.warning("prometheus %s unavailable for analysis: %s", self.url, err)
+            return None
+        for track in observations.values():
+            track["requests"] = track["requests"] or 0.0
+        return observations

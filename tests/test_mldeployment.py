@@ -1,0 +1,363 @@
+"""The MLDeployment hook: golden pairs and Flagger-style rollouts replayed tick by tick."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import timedelta
+
+import pytest
+
+from hooks import mldeployment
+from tests.hook_fixtures import FIXED_NOW, TEST_CONFIG_MLD, case_name, cases, mldeployment_sync, response_path
+from tests.metacontroller_double import MetacontrollerDouble
+
+CASES = cases("mldeployment")
+DEPLOYMENTS, INGRESSES = "Deployment.apps/v1", "Ingress.networking.k8s.io/v1"
+KEYS = {DEPLOYMENTS: "InPlace", "Service.v1": "InPlace", INGRESSES: "InPlace"}
+OLD, NEW, NEWER = "v20261101-120000", "v20261126-090000", "v20261126-093000"
+GOOD = {
+    "canary": {"requests": 300.0, "errorRate": 0.002, "latencyP99": 0.04},
+    "stable": {"requests": 3000.0, "errorRate": 0.002, "latencyP99": 0.04},
+}
+BAD = {**GOOD, "canary": {"requests": 300.0, "errorRate": 0.071, "latencyP99": 0.04}}
+SLOW = {**GOOD, "canary": {"requests": 300.0, "errorRate": 0.0, "latencyP99": 0.9}}
+WORSE = {**GOOD, "canary": {"requests": 300.0, "errorRate": 0.009, "latencyP99": 0.04}}
+QUIET = {**GOOD, "canary": {"requests": 3.0, "errorRate": 0.0, "latencyP99": 0.03}}
+
+
+@pytest.mark.parametrize("path", CASES, ids=[case_name(p) for p in CASES])
+def test_golden_pair(path):
+    assert mldeployment_sync(json.loads(path.read_text()), path) == json.loads(response_path(path).read_text())
+
+
+@pytest.mark.parametrize("path", CASES, ids=[case_name(p) for p in CASES])
+def test_the_same_request_gives_the_same_response(path):
+    request = json.loads(path.read_text())
+    assert mldeployment_sync(copy.deepcopy(request), path) == mldeployment_sync(request, path)
+
+
+# The cluster, played tick by tick
+
+
+def new_parent(steps=None, **spec) -> dict:
+    canary = {
+        "steps": [{"setWeight": 10}, {"pause": {"duration": "60s"}}, {"setWeight": 50}] if steps is None else steps,
+        "analysis": {"interval": "30s", "minRequests": 50, "failureLimit": 2},
+    }
+    body = {"model": "housing", "version": OLD, "replicas": 2, "ingress": {"host": "h.example.com"}, "canary": canary}
+    body.update(spec)
+    metadata = {"name": "housing", "namespace": "ml", "uid": "u-1", "generation": 1, "annotations": {}}
+    return {"apiVersion": "aurora.dev/v1alpha1", "kind": "MLDeployment", "metadata": metadata, "spec": body}
+
+
+class Rollout:
+    """A cluster whose Deployments become ready one tick after they change, with a metrics source."""
+
+    def __init__(self, parent: dict, metrics=GOOD):
+        hook = lambda r, now, **kw: mldeployment.sync(r, now=now, config=TEST_CONFIG_MLD, **kw)  # noqa: E731
+        self.cluster = MetacontrollerDouble(parent, hook, strategies=KEYS)
+        self.now = FIXED_NOW
+        self.metrics = metrics
+        self.canary_ready = True
+        self.queried = 0
+        self.transcript: list[tuple] = []
+
+    def tick(self, seconds: float = 31) -> dict:
+        window = mldeployment.analysis_window(self.cluster.request(), self.now)
+        self.queried += window is not None
+        self.cluster.tick(self.now, observations=self.metrics if window else None)
+        self.become_ready()
+        status = self.cluster.status
+        self.transcript.append((status["phase"], status["canaryWeight"], (status.get("analysis") or {}).get("verdict")))
+        self.now += timedelta(seconds=seconds)
+        return status
+
+    def become_ready(self) -> None:
+        for name, deployment in self.cluster.children[DEPLOYMENTS].items():
+            if name.endswith("canary") and not self.canary_ready:
+                continue
+            replicas = deployment["spec"]["replicas"]
+            deployment["status"] = {
+                "observedGeneration": deployment["metadata"]["generation"],
+                "replicas": replicas,
+                **{k: replicas for k in ("updatedReplicas", "readyReplicas", "availableReplicas")},
+            }
+
+    def set(self, **spec) -> None:
+        self.cluster.parent["spec"].update(spec)
+        self.cluster.parent["metadata"]["generation"] += 1
+
+    def annotate(self, action: str, value: str) -> None:
+        self.cluster.parent["metadata"]["annotations"][f"aurora.dev/{action}"] = value
+
+    @property
+    def status(self) -> dict:
+        return self.cluster.status
+
+    def weight_on_ingress(self) -> int | None:
+        canary = self.cluster.children[INGRESSES].get("housing-canary")
+        return int(canary["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"]) if canary else None
+
+    def deployment_version(self, track: str) -> str | None:
+        deployment = self.cluster.children[DEPLOYMENTS].get(f"housing-{track}")
+        return deployment["spec"]["template"]["metadata"]["labels"]["aurora.dev/model-version"] if deployment else None
+
+
+def started(parent=None, metrics=GOOD) -> Rollout:
+    """A settled stable track, then spec.version changed to NEW."""
+    rollout = Rollout(parent or new_parent(), metrics)
+    rollout.tick(5)
+    rollout.tick(5)
+    rollout.set(version=NEW)
+    return rollout
+
+
+def run_until(rollout: Rollout, phase: str, limit: int = 30) -> None:
+    for _ in range(limit):
+        if rollout.tick()["phase"] == phase:
+            return
+    raise AssertionError(f"never reached {phase}: {rollout.transcript}")
+
+
+def test_a_healthy_canary_walks_every_step_and_is_promoted_without_dropping_traffic():
+    rollout = started()
+    weights_seen = []
+    for _ in range(12):
+        status = rollout.tick()
+        weights_seen.append(rollout.weight_on_ingress())
+        if status["phase"] == "Promoting":
+            # The canary keeps its weight while the stable track moves to the new version.
+            assert rollout.weight_on_ingress() == 50 and rollout.deployment_version("stable") == NEW
+        if status["phase"] == "Stable" and status["stableVersion"] == NEW:
+            break
+    assert [w for w in weights_seen if w] == sorted(w for w in weights_seen if w)
+    assert {10, 50} <= set(weights_seen)
+    assert rollout.status["canaryWeight"] == 0 and rollout.weight_on_ingress() is None
+    rollout.tick(11)
+    assert rollout.deployment_version("canary") is None and rollout.status["canaryVersion"] == ""
+    assert rollout.status["reason"] == "Promoted"
+
+
+def test_a_canary_with_errors_is_rolled_back_within_two_checks_and_stays_rolled_back():
+    rollout = started(metrics=BAD)
+    run_until(rollout, "RolledBack")
+    analysis = rollout.status["analysis"]
+    assert analysis["failedChecks"] == 2 and "canary error rate 0.071 > 0.01" in rollout.status["message"]
+    assert "2/2 checks failed" in rollout.status["message"]
+    assert rollout.weight_on_ingress() is None and rollout.status["canaryWeight"] == 0
+    checks = [verdict for _, _, verdict in rollout.transcript if verdict]
+    assert checks.count("Fail") <= 2
+    for _ in range(5):
+        rollout.tick()
+    assert rollout.status["phase"] == "RolledBack" and rollout.deployment_version("canary") is None
+    assert rollout.deployment_version("stable") == OLD and rollout.status["failedVersion"] == NEW
+
+
+@pytest.mark.parametrize("metrics, message", [(SLOW, "canary p99 0.9s > 0.5s"), (WORSE, "clearly worse than stable")])
+def test_slow_or_clearly_worse_canaries_fail_their_checks(metrics, message):
+    rollout = started(metrics=metrics)
+    run_until(rollout, "RolledBack")
+    assert message in rollout.status["message"]
+
+
+def test_no_traffic_never_passes_and_never_rolls_back():
+    rollout = started(metrics=QUIET)
+    for _ in range(10):
+        rollout.tick()
+    assert rollout.status["phase"] == "Progressing" and rollout.status["currentStep"] == 0
+    assert rollout.status["analysis"]["verdict"] == "Inconclusive" and rollout.status["analysis"]["failedChecks"] == 0
+    assert rollout.weight_on_ingress() == 10
+
+
+def test_prometheus_down_holds_without_promotion_or_rollback():
+    rollout = started(metrics=None)
+    for _ in range(10):
+        rollout.tick()
+    assert rollout.status["phase"] == "Progressing" and rollout.weight_on_ingress() == 10
+    assert "metrics could not be read" in rollout.status["message"]
+    assert rollout.cluster.last_response["resyncAfterSeconds"] == mldeployment.METRICS_RETRY_SECONDS
+    rollout.metrics = GOOD
+    run_until(rollout, "Stable")
+    assert rollout.status["stableVersion"] == NEW
+
+
+def test_abort_rolls_back_at_once_and_retry_starts_again():
+    rollout = started()
+    rollout.tick()
+    rollout.tick()
+    rollout.annotate("abort", "stop-1")
+    assert rollout.tick(5)["phase"] == "RolledBack" and rollout.weight_on_ingress() is None
+    assert rollout.status["reason"] == "Aborted"
+    rollout.tick()
+    rollout.tick()
+    assert rollout.status["phase"] == "RolledBack"
+    rollout.annotate("retry", "again-1")
+    assert rollout.tick()["phase"] == "Progressing" and rollout.status["canaryVersion"] == NEW
+    run_until(rollout, "Stable")
+    assert rollout.status["stableVersion"] == NEW
+
+
+def test_abort_during_promotion_is_recorded_and_ignored():
+    rollout = started()
+    run_until(rollout, "Promoting", limit=10)
+    rollout.canary_ready = True
+    rollout.annotate("abort", "too-late")
+    status = rollout.tick(1)
+    assert status["actions"]["abort"] == ["too-late"]
+    run_until(rollout, "Stable")
+    assert rollout.status["stableVersion"] == NEW
+
+
+def test_a_manual_gate_waits_for_promote_and_failures_still_roll_back_there():
+    steps = [{"setWeight": 20}, {"pause": {}}]
+    rollout = started(new_parent(steps))
+    run_until(rollout, "Paused")
+    for _ in range(4):
+        assert rollout.tick()["phase"] == "Paused"
+    rollout.annotate("promote", "ship-it")
+    assert rollout.tick(5)["phase"] == "Promoting"
+    run_until(rollout, "Stable")
+
+    gated = started(new_parent(steps))
+    run_until(gated, "Paused")
+    gated.metrics = BAD
+    run_until(gated, "RolledBack")
+
+
+def test_spec_paused_holds_the_step_and_resuming_continues():
+    rollout = started()
+    rollout.tick()
+    rollout.set(paused=True)
+    for _ in range(6):
+        status = rollout.tick()
+    assert status["phase"] == "Paused" and status["currentStep"] == 0 and rollout.weight_on_ingress() == 10
+    rollout.set(paused=False)
+    run_until(rollout, "Stable")
+    assert rollout.status["stableVersion"] == NEW
+
+
+def test_a_version_change_mid_rollout_restarts_the_canary_with_it():
+    rollout = started()
+    for _ in range(3):
+        rollout.tick()
+    rollout.set(version=NEWER)
+    status = rollout.tick(5)
+    assert status["canaryVersion"] == NEWER and status["canaryWeight"] == 0 and "currentStep" not in status
+    assert rollout.deployment_version("canary") == NEWER
+    run_until(rollout, "Stable")
+    assert rollout.status["stableVersion"] == NEWER
+
+
+def test_setting_the_version_back_aborts_the_rollout():
+    rollout = started()
+    rollout.tick()
+    rollout.tick()
+    rollout.set(version=OLD)
+    status = rollout.tick(5)
+    assert status["phase"] == "Stable" and status["canaryWeight"] == 0 and status["reason"] == "VersionReverted"
+    rollout.tick(11)
+    rollout.tick()
+    assert rollout.deployment_version("canary") is None
+
+
+def test_a_canary_never_ready_is_rolled_back_at_the_progress_deadline():
+    parent = new_parent()
+    parent["spec"]["canary"]["progressDeadlineSeconds"] = 120
+    rollout = started(parent)
+    rollout.canary_ready = False
+    statuses = [rollout.tick(30)["phase"] for _ in range(6)]
+    assert statuses[:4] == ["Progressing"] * 4 and statuses[-1] == "RolledBack"
+    assert rollout.status["reason"] == "ProgressDeadlineExceeded"
+    assert "not ready after 120s (0/1 ready)" in rollout.status["message"]
+
+
+def test_an_annotation_value_set_before_the_rollout_never_acts_on_it():
+    rollout = Rollout(new_parent())
+    rollout.annotate("promote", "old")
+    rollout.annotate("abort", "old")
+    rollout.tick(5)
+    rollout.set(version=NEW)
+    rollout.tick()
+    rollout.tick()
+    assert rollout.status["phase"] == "Progressing" and rollout.status["canaryVersion"] == NEW
+
+
+def test_a_settled_rollout_writes_no_new_status():
+    rollout = started()
+    run_until(rollout, "Stable")
+    rollout.tick(20)
+    rollout.tick(20)
+    settled = copy.deepcopy(rollout.status)
+    for _ in range(5):
+        rollout.tick(600)
+    assert rollout.status == settled and rollout.cluster.last_response.get("resyncAfterSeconds") is None
+
+
+def test_a_waiting_step_changes_no_time_field_until_its_check_runs():
+    rollout = started()
+    rollout.tick()
+    rollout.tick()
+    before = copy.deepcopy(rollout.status)
+    rollout.cluster.tick(rollout.now - timedelta(seconds=25), observations=None)
+    assert rollout.status == before
+
+
+def test_an_invalid_spec_keeps_every_child_exactly_as_it_runs():
+    rollout = started()
+    rollout.tick()
+    rollout.tick()
+    observed = copy.deepcopy(rollout.cluster.children)
+    rollout.set(replicas=0)
+    status = rollout.tick()
+    invalid = next(c for c in status["conditions"] if c["type"] == "InvalidSpec")
+    assert invalid["status"] == "True" and "spec.replicas 0" in invalid["message"]
+    assert rollout.cluster.deleted == [] and set(rollout.cluster.children[DEPLOYMENTS]) == set(observed[DEPLOYMENTS])
+    for key, children in observed.items():
+        for name, child in children.items():
+            assert rollout.cluster.children[key][name]["spec"] == child["spec"]
+
+
+INVALID = [
+    ("decreasing-weights", {"canary": {"steps": [{"setWeight": 50}, {"setWeight": 20}]}}, "steps[1].setWeight 20"),
+    ("weight-over-100", {"canary": {"steps": [{"setWeight": 120}]}}, "steps[0].setWeight 120"),
+    ("bad-duration", {"canary": {"steps": [{"pause": {"duration": "soon"}}]}}, "steps[0].pause.duration"),
+    (
+        "two-kinds-in-a-step",
+        {"canary": {"steps": [{"setWeight": 5, "pause": {}}]}},
+        "exactly one of setWeight or pause",
+    ),
+    ("bad-interval", {"canary": {"analysis": {"interval": "0s"}}}, "analysis.interval"),
+    ("error-rate-over-1", {"canary": {"analysis": {"maxErrorRate": 2}}}, "analysis.maxErrorRate"),
+    ("bad-version", {"version": "latest"}, "spec.version 'latest'"),
+    ("ingress-without-host", {"ingress": {"path": "/"}}, "spec.ingress needs a host"),
+]
+
+
+@pytest.mark.parametrize("change, message", [c[1:] for c in INVALID], ids=[c[0] for c in INVALID])
+def test_an_invalid_spec_says_which_field(change, message):
+    parent = new_parent(**change)
+    response = mldeployment.sync(
+        {"parent": parent, "children": {}}, now=FIXED_NOW, observations=None, config=TEST_CONFIG_MLD
+    )
+    invalid = next(c for c in response["status"]["conditions"] if c["type"] == "InvalidSpec")
+    assert invalid["status"] == "True" and message in invalid["message"]
+    assert response["status"]["phase"] == "Failed" and response["children"] == []
+
+
+def test_prometheus_is_asked_only_when_a_check_is_due():
+    rollout = started()
+    for _ in range(3):
+        rollout.tick(5)
+    assert rollout.queried == 0
+    rollout.tick(31)
+    rollout.tick(31)
+    assert rollout.queried == 1
+
+
+def test_the_transcript_of_a_healthy_rollout():
+    rollout = started()
+    run_until(rollout, "Stable")
+    phases = [phase for phase, _, _ in rollout.transcript]
+    assert phases.index("Progressing") < phases.index("Promoting") < len(phases) - 1
+    assert ("Progressing", 10, "Pass") in rollout.transcript and ("Progressing", 50, "Pass") in rollout.transcript
