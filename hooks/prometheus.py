@@ -37,8 +37,9 @@ def queries(window: dict) -> dict[tuple[str, str], str]:
     for track in ("canary", "stable"):
         every, errors = selector(window, track), selector(window, track, ',status=~"5.."')
         out[(track, "requests")] = f"sum(increase({REQUESTS}{every}[{seconds}]))"
+        # No 5xx series at all means an error rate of 0, not "unknown".
         out[(track, "errorRate")] = (
-            f"sum(rate({REQUESTS}{errors}[{seconds}])) / sum(rate({REQUESTS}{every}[{seconds}]))"
+            f"(sum(rate({REQUESTS}{errors}[{seconds}])) or vector(0)) / sum(rate({REQUESTS}{every}[{seconds}]))"
         )
         out[(track, "latencyP99")] = f"histogram_quantile(0.99, sum by (le) (rate({DURATION}{every}[{seconds}])))"
     return out

@@ -13,7 +13,8 @@ import pytest
 import requests
 
 from hooks import app as hooks_app
-from hooks import mltrainingjob
+from hooks import mldeployment, mltrainingjob
+from hooks.prometheus import PrometheusClient
 from tests.hook_fixtures import FIXED_NOW, TEST_CONFIG, cases, response_path
 from tests.test_gunicorn import free_port, wait_until
 
@@ -117,3 +118,25 @@ def test_aurora_hooks_serves_under_gunicorn(tmp_path):
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=20)
+
+
+MLD_CASES = cases("mldeployment")
+
+
+def test_mldeployment_sync_answers_through_the_adapter(client):
+    first = MLD_CASES[0]
+    response = client.post("/mldeployment/sync", data=first.read_bytes(), content_type="application/json")
+    assert response.status_code == 200
+    assert [c["kind"] for c in response.get_json()["children"]] == ["Deployment", "Service", "Ingress"]
+
+
+def test_an_unreachable_prometheus_gives_no_observations_and_the_rollout_holds(tmp_path):
+    """The route reads Prometheus only when a check is due; a refused connection means None."""
+    due = next(p for p in MLD_CASES if p.name.startswith("09-"))
+    prometheus = PrometheusClient(f"http://127.0.0.1:{free_port()}", timeout=0.5)
+    assert prometheus.observe(mldeployment.analysis_window(json.loads(due.read_text()), FIXED_NOW)) is None
+    app = hooks_app.create_app(TEST_CONFIG, clock=lambda: FIXED_NOW, prometheus=prometheus)
+    response = app.test_client().post("/mldeployment/sync", data=due.read_bytes(), content_type="application/json")
+    status = response.get_json()["status"]
+    assert response.status_code == 200 and status["phase"] == "Progressing"
+    assert "metrics could not be read" in status["message"]
