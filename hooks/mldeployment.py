@@ -121,8 +121,12 @@ def parse_duration(text) -> int | None:
 # Validation
 
 
-def spec_errors(spec: dict) -> list[str]:
-    errors = []
+# Child Services are named <name>-stable / <name>-canary and must stay DNS-1035 labels (63).
+MAX_NAME = 56
+
+
+def spec_errors(spec: dict, name: str) -> list[str]:
+    errors = [] if len(name) <= MAX_NAME else [f"metadata.name is {len(name)} characters; at most {MAX_NAME}"]
     if not isinstance(spec.get("model"), str) or not is_valid_model_name(spec["model"]):
         errors.append(f"spec.model {spec.get('model')!r} must be a DNS-1123 label")
     if not isinstance(spec.get("version"), str) or not is_valid_version(spec["version"]):
@@ -584,7 +588,11 @@ def next_wakeup(state: dict, spec: dict, config: HookConfig, now: datetime) -> f
 def analysis_window(request: dict, now: datetime) -> dict | None:
     """What the HTTP layer must read from Prometheus for this sync, or None when no check is due."""
     parent, spec, status = read_parent(request)
-    if spec_errors(spec) or status.get("phase") not in ROLLING or not status.get("stepStartedAt"):
+    if (
+        spec_errors(spec, parent["metadata"]["name"])
+        or status.get("phase") not in ROLLING
+        or not status.get("stepStartedAt")
+    ):
         return None
     if not is_analysis_due(status, spec, now):
         return None
@@ -603,7 +611,7 @@ def sync(request: dict, *, now: datetime, observations: dict | None, config: Hoo
     parent, spec, previous = read_parent(request)
     deployments = observed(request, DEPLOYMENT_KEY)
     stable, canary = (deployments.get(objects.child_name(parent, t)) for t in (objects.STABLE, objects.CANARY))
-    errors = spec_errors(spec)
+    errors = spec_errors(spec, parent["metadata"]["name"])
     if errors:
         return invalid_response(request, parent, previous, stable, canary, errors, now)
     state = previous_state(previous, spec, stable)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from datetime import datetime, timedelta
 
 from hooks.conditions import Condition, merge_conditions, parse_rfc3339
@@ -31,6 +32,7 @@ LABEL_RUN = "aurora.dev/training-job"
 LABEL_RUN_UID = "aurora.dev/training-job-uid"
 # Trainer exit codes the controller acts on (trainer/errors.py): never retried.
 EXIT_BAD_INPUT, EXIT_GATE_FAILED = 2, 3
+METRIC_NAMES = ("r2", "rmse", "mae", "rows", "trainSeconds")
 DEFAULTS = {
     "evaluation": {"testFraction": 0.2, "seed": 42},
     "promote": True,
@@ -115,13 +117,13 @@ def trainer_report(request: dict) -> tuple[int | None, dict]:
 # Validation
 
 
-def spec_errors(spec: dict) -> list[str]:
-    """Every problem of the spec, each naming the field and the value."""
-    errors = []
+def spec_errors(spec: dict, name: str, config: HookConfig) -> list[str]:
+    """Every problem of the spec (and of the name, which becomes a label value), each naming the field."""
+    errors = [] if len(name) <= 63 else [f"metadata.name is {len(name)} characters; at most 63 (it labels the pods)"]
     model = spec.get("model")
     if not isinstance(model, str) or not is_valid_model_name(model):
         errors.append(f"spec.model {model!r} must be a DNS-1123 label")
-    errors += dataset_errors(spec.get("dataset"))
+    errors += dataset_errors(spec.get("dataset"), config.models_mount)
     estimator = spec.get("estimator") or {}
     params = estimator.get("params") or {}
     if not isinstance(params, dict):
@@ -138,16 +140,16 @@ def spec_errors(spec: dict) -> list[str]:
     return errors
 
 
-def dataset_errors(dataset) -> list[str]:
+def dataset_errors(dataset, mount: str) -> list[str]:
     if not isinstance(dataset, dict) or len({"builtin", "csv"} & set(dataset)) != 1:
         return ["spec.dataset must have exactly one of builtin or csv"]
     if "builtin" in dataset and dataset["builtin"] not in BUILTIN_NAMES:
         return [f"spec.dataset.builtin {dataset['builtin']!r} must be one of {', '.join(BUILTIN_NAMES)}"]
     csv = dataset.get("csv")
-    if "csv" in dataset and not (
-        isinstance(csv, dict) and str(csv.get("path", "")).startswith("/") and csv.get("target")
-    ):
-        return ["spec.dataset.csv needs an absolute path and a target column"]
+    if "csv" in dataset and not (isinstance(csv, dict) and csv.get("target")):
+        return ["spec.dataset.csv needs a path and a target column"]
+    if "csv" in dataset and not str(csv.get("path", "")).startswith(f"{mount}/"):
+        return [f"spec.dataset.csv.path {csv.get('path')!r} must be on the models volume, under {mount}/"]
     return []
 
 
@@ -183,7 +185,7 @@ def job_name(parent: dict) -> str:
     if len(name) <= 57:
         return f"{name}-train"
     digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[:48]}-{digest}-train"
+    return f"{name[:48].rstrip('-.')}-{digest}-train"
 
 
 def trainer_args(spec: dict, version: str, config: HookConfig) -> list[str]:
@@ -224,7 +226,10 @@ def new_job(parent: dict, spec: dict, version: str, config: HookConfig) -> dict:
             "backoffLimit": spec["backoffLimit"],
             "activeDeadlineSeconds": spec["activeDeadlineSeconds"],
             "podFailurePolicy": pod_failure_policy(),
-            "template": {"metadata": {"labels": pod_labels}, "spec": new_pod_spec(spec, version, config)},
+            "template": {
+                "metadata": {"labels": pod_labels},
+                "spec": new_pod_spec(spec, version, config, pod_labels[LABEL_RUN_UID]),
+            },
         },
     }
 
@@ -246,7 +251,7 @@ def pod_failure_policy() -> dict:
     }
 
 
-def new_pod_spec(spec: dict, version: str, config: HookConfig) -> dict:
+def new_pod_spec(spec: dict, version: str, config: HookConfig, run_id: str) -> dict:
     mounts = [{"name": "models", "mountPath": config.models_mount}, {"name": "scratch", "mountPath": "/tmp"}]
     volumes = [
         {"name": "models", "persistentVolumeClaim": {"claimName": spec["storage"]["claimName"]}},
@@ -259,6 +264,8 @@ def new_pod_spec(spec: dict, version: str, config: HookConfig) -> dict:
         "args": trainer_args(spec, version, config),
         # The dataset cache lives on the shared volume: downloaded once, reused offline.
         "env": [
+            # A retried pod finds its own published version by this id and succeeds instead of failing.
+            {"name": "AURORA_RUN_ID", "value": run_id},
             {"name": "SCIKIT_LEARN_DATA", "value": f"{config.models_mount}/.datasets"},
             {"name": "HOME", "value": "/tmp"},
         ],
@@ -296,13 +303,27 @@ def failure_reason(job: dict, exit_code: int | None) -> tuple[str, str]:
     return reason, condition.get("message") or f"the training Job failed ({reason})"
 
 
+def reported_metrics(metrics) -> dict:
+    """The trainer's metrics that are finite numbers, under the names the status declares."""
+    if not isinstance(metrics, dict):
+        return {}
+    return {
+        name: metrics[name]
+        for name in METRIC_NAMES
+        if isinstance(metrics.get(name), int | float)
+        and not isinstance(metrics[name], bool)
+        and math.isfinite(metrics[name])
+    }
+
+
 def job_outcome(job: dict, request: dict) -> dict:
     """Phase and what the trainer reported, read from the observed Job and its pods."""
     exit_code, summary = trainer_report(request)
     job_status = job.get("status") or {}
     outcome = {"startTime": job_status.get("startTime")}
-    if summary.get("metrics"):
-        outcome["metrics"] = summary["metrics"]
+    metrics = reported_metrics(summary.get("metrics"))
+    if metrics:
+        outcome["metrics"] = metrics
     for field in ("gatePassed", "promoted"):
         if isinstance(summary.get(field), bool):
             outcome[field] = summary[field]
@@ -320,7 +341,9 @@ def job_outcome(job: dict, request: dict) -> dict:
             "reason": reason,
             "message": message,
         }
-    return {**outcome, "phase": RUNNING if job_status.get("active") else PENDING}
+    # A pod counts as running once it is ready (pending pods are "active" too).
+    running = job_status.get("ready", job_status.get("active", 0))
+    return {**outcome, "phase": RUNNING if running else PENDING}
 
 
 RECORDED = ("startTime", "completionTime", "metrics", "gatePassed", "promoted")
@@ -339,10 +362,11 @@ def compute_status(
     parent: dict, previous: dict, job: dict | None, version: str, request: dict, errors: list, now
 ) -> dict:
     """The status for what was observed; a finished run keeps what it recorded once its Job is gone."""
-    if job is not None:
-        outcome = job_outcome(job, request)
-    elif is_finished(previous):
+    if is_finished(previous):
+        # A finished run's outcome is final, whatever is observed later.
         outcome = recorded_outcome(previous)
+    elif job is not None:
+        outcome = job_outcome(job, request)
     else:
         outcome = {"phase": FAILED if errors else PENDING}
     status = {"phase": outcome["phase"], "jobName": "" if errors and job is None else job_name(parent)}
@@ -380,7 +404,7 @@ def conditions(outcome: dict, errors: list[str]) -> list[Condition]:
 
 def completion_message(outcome: dict) -> str:
     metrics = outcome.get("metrics") or {}
-    if outcome["phase"] != SUCCEEDED or "r2" not in metrics:
+    if outcome["phase"] != SUCCEEDED or not {"r2", "rmse", "mae"} <= set(metrics):
         return ""
     promoted = "promoted to latest" if outcome.get("promoted") else "not promoted"
     return f"r2 {metrics['r2']:.4f}, rmse {metrics['rmse']:.4g}, mae {metrics['mae']:.4g}; {promoted}"
@@ -394,22 +418,23 @@ def retention_ends(status: dict, spec: dict) -> datetime | None:
     return finished + timedelta(seconds=spec["ttlSecondsAfterFinished"]) if finished else None
 
 
-def desired_children(parent, spec, status, job, version, errors, config, now) -> tuple[list, float | None]:
-    """The Job to keep or create, and when to look again (the end of retention)."""
-    if job is None and (errors or is_finished(status)):
+def desired_children(parent, spec, previous, status, job, version, errors, config, now) -> tuple[list, float | None]:
+    """The Job to keep or create, and when to look again (the end of retention).
+
+    Retention runs from the status already saved, never from the one being written:
+    a Job is let go only once its completion is on record, so a sync that still sees
+    the older status can never find the Job gone and start the run again.
+    """
+    if job is None and (errors or is_finished(previous) or is_finished(status)):
         # Never create a Job again for a run whose completion is recorded.
         return [], None
     if errors:
         # Keep the observed Job as it is: OnDelete never updates it, and omitting it would delete it.
-        return [
-            {
-                "apiVersion": "batch/v1",
-                "kind": "Job",
-                "metadata": {"name": job["metadata"]["name"], "labels": job["metadata"].get("labels", {})},
-            }
-        ], None
-    ends = retention_ends(status, spec) if is_finished(status) else None
-    if ends is not None and now >= ends:
+        metadata = {"name": job["metadata"]["name"], "labels": job["metadata"].get("labels", {})}
+        return [{"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata}], None
+    recorded = previous if is_finished(previous) else status
+    ends = retention_ends(recorded, spec) if is_finished(recorded) else None
+    if ends is not None and now >= ends and is_finished(previous):
         return [], None
     resync = max((ends - now).total_seconds(), 1.0) if ends else None
     return [new_job(parent, spec, version, config)], resync
@@ -419,12 +444,12 @@ def sync(request: dict, *, now: datetime, config: HookConfig | None = None) -> d
     """Metacontroller sync hook: the training Job and the MLTrainingJob's status."""
     config = config or HookConfig()
     parent, spec, previous = read_parent(request)
-    errors = spec_errors(spec)
+    errors = spec_errors(spec, parent["metadata"]["name"], config)
     job = observed_job(request, job_name(parent))
     # An invalid spec starts no run, so it gets no version of its own.
     version = previous.get("modelVersion", "") if errors and job is None else chosen_version(job, previous, now)
     status = compute_status(parent, previous, job, version, request, errors, now)
-    children, resync = desired_children(parent, spec, status, job, version, errors, config, now)
+    children, resync = desired_children(parent, spec, previous, status, job, version, errors, config, now)
     response = {"status": status, "children": children}
     if resync:
         response["resyncAfterSeconds"] = resync

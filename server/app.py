@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 
+import numpy as np
 import orjson
 from flask import Flask, Response, request
 from marshmallow import ValidationError
@@ -17,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from server import validation
 from server.config import ServerConfig
-from server.errors import AppError, InvalidRequest, ModelNotReady, NotFound
+from server.errors import AppError, InvalidRequest, ModelNotReady, NotFound, Unprocessable
 from server.faults import FaultInjector
 from server.metrics import InferenceMetrics
 from server.model import ModelLoadError, ServedModel
@@ -137,6 +138,9 @@ class Routes:
         if self.faults:
             self.faults.apply()
         predictions = self.served.predict(matrix)
+        if not np.isfinite(predictions).all():
+            row = int(np.argwhere(~np.isfinite(predictions))[0][0])
+            raise Unprocessable(f"the model's prediction for row {row} is not a finite number; check the input's scale")
         self.metrics.rows.inc(len(predictions))
         return predictions
 

@@ -15,6 +15,13 @@ class InvalidRequest(AppError):
     reason = "invalid_request"
 
 
+class Unprocessable(AppError):
+    """Valid input the model cannot give a usable answer for."""
+
+    status = 422
+    reason = "unprocessable"
+
+
 class NotFound(AppError):
     status = 404
     reason = "not_found"

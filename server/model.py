@@ -41,6 +41,9 @@ class ServedModel:
         except (store.StoreError, ModelLoadError) as err:
             self.reason = str(err)
             raise ModelLoadError(self.reason) from err
+        except Exception as err:  # I/O errors on the shared volume, odd metadata: never served, always said
+            self.reason = f"{self.name}/{self.requested_version} cannot be loaded: {type(err).__name__}: {err}"
+            raise ModelLoadError(self.reason) from err
         self.ready, self.reason = True, "loaded"
         log.info("serving %s/%s (%s, %d features)", self.name, self.version, self.estimator_type, len(self.features))
 
@@ -48,9 +51,9 @@ class ServedModel:
         version = self.store.resolve(self.name, self.requested_version)
         self.store.verify(self.name, version)
         metadata = self.store.read_metadata(self.name, version)
-        features = metadata.get("features")
-        if not isinstance(features, list) or not features:
-            raise ModelLoadError(f"{self.name}/{version}: metadata.json lists no features")
+        features = metadata.get("features") if isinstance(metadata, dict) else None
+        if not isinstance(features, list) or not features or not all(isinstance(f, str) for f in features):
+            raise ModelLoadError(f"{self.name}/{version}: metadata.json lists no feature names")
         path = self.store.version_dir(self.name, version) / store.MODEL_FILE
         try:
             estimator = joblib.load(path)
@@ -64,7 +67,8 @@ class ServedModel:
         self.version, self.features, self.estimator = version, features, estimator
         self.predict = prepared_predict(estimator, len(features))
         self.feature_index = {name: i for i, name in enumerate(features)}
-        self.estimator_type = metadata.get("estimator", {}).get("type", type(estimator).__name__)
+        estimator_info = metadata.get("estimator") if isinstance(metadata.get("estimator"), dict) else {}
+        self.estimator_type = str(estimator_info.get("type") or type(estimator).__name__)
 
     def predict(self, matrix: np.ndarray) -> np.ndarray:
         """Predict for a checked float64 matrix; load() replaces this with the prepared predictor."""

@@ -138,7 +138,10 @@ def tensor_matrix(tensor: dict, width: int, max_rows: int) -> np.ndarray:
     if len(shape) != 2 or shape[1] != width or shape[0] < 1:
         raise ValidationError(f"inputs[0]: shape {shape} must be [rows, {width}] with rows >= 1")
     check_row_count(shape[0], max_rows)
-    flat = flatten(tensor["data"])
+    data = tensor["data"]
+    if isinstance(data, list) and data and type(data[0]) is list and len(data) != shape[0]:
+        raise ValidationError(f"inputs[0].data has {len(data)} rows; shape {shape} says {shape[0]}")
+    flat = flatten(data)
     if len(flat) != math.prod(shape):
         raise ValidationError(f"inputs[0]: shape {shape} needs {math.prod(shape)} values, data has {len(flat)}")
     allowed = NUMBERS if datatype in FLOAT_TYPES else INTEGERS
@@ -156,5 +159,8 @@ def flatten(data) -> list:
     if data and type(data[0]) is list:
         if not all(type(row) is list for row in data):
             raise ValidationError("inputs[0].data mixes nested lists and values")
+        lengths = {len(row) for row in data}
+        if len(lengths) != 1:
+            raise ValidationError(f"inputs[0].data rows have different lengths {sorted(lengths)}")
         return list(chain.from_iterable(data))
     return data

@@ -183,3 +183,19 @@ def test_a_real_prometheus_scrapes_version_labelled_metrics(server, trained, tmp
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_a_port_with_closing_connections_of_a_previous_run_is_free():
+    from server.gunicorn import check_port_free
+
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = listener.accept()
+        # The server side closes first, so its end of the connection lingers in TIME_WAIT.
+        accepted.close()
+        client.close()
+    check_port_free(f"127.0.0.1:{port}")

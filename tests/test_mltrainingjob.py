@@ -204,7 +204,7 @@ INVALID_SPECS = [
     ),
     ("no-dataset", lambda s: s.update(dataset={}), "exactly one of builtin or csv"),
     ("unknown-builtin", lambda s: s.update(dataset={"builtin": "iris"}), "spec.dataset.builtin 'iris'"),
-    ("relative-csv", lambda s: s.update(dataset={"csv": {"path": "d.csv", "target": "y"}}), "absolute path"),
+    ("csv-off-volume", lambda s: s.update(dataset={"csv": {"path": "/data/d.csv", "target": "y"}}), "models volume"),
     ("bad-estimator", lambda s: s.update(estimator={"type": "svm"}), "unknown estimator 'svm'"),
     ("unknown-param", lambda s: s["estimator"].update(params={"n_trees": 3}), "no parameter 'n_trees'"),
     ("test-fraction-1", lambda s: s["evaluation"].update(testFraction=1.0), "testFraction 1.0"),
@@ -258,9 +258,19 @@ def test_the_job_has_no_ttl_of_its_own():
 
 def test_a_long_parent_name_gives_a_job_name_that_fits_a_label():
     request = copy.deepcopy(BASE)
-    request["parent"]["metadata"]["name"] = "a" * 70
+    request["parent"]["metadata"]["name"] = "a" * 47 + "-" + "b" * 12
     name = sync(request)["children"][0]["metadata"]["name"]
-    assert len(name) <= 63 and name.endswith("-train")
+    assert len(name) <= 63 and name.endswith("-train") and "--" not in name
+
+
+def test_a_name_too_long_for_a_label_is_an_invalid_spec():
+    request = copy.deepcopy(BASE)
+    request["parent"]["metadata"]["name"] = "a" * 64
+    response = sync(request)
+    assert (
+        response["children"] == []
+        and "metadata.name is 64 characters" in response["status"]["conditions"][2]["message"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -281,3 +291,23 @@ def test_customize_selects_this_runs_pods_by_uid():
     ]
     pod_labels = sync(copy.deepcopy(BASE))["children"][0]["spec"]["template"]["metadata"]["labels"]
     assert pod_labels["aurora.dev/training-job-uid"] == uid
+
+
+def test_with_no_retention_the_job_is_let_go_only_once_completion_is_on_record(cluster):
+    cluster.parent["spec"]["ttlSecondsAfterFinished"] = 0
+    cluster.tick(FIXED_NOW)
+    done = FIXED_NOW + timedelta(minutes=3)
+    finish(cluster, done, exit_code=0)
+    stale = copy.deepcopy(cluster.parent["status"])
+    response = cluster.tick(done)
+    # The sync that sees the completion first keeps the Job: its status is not saved yet.
+    assert [c["metadata"]["name"] for c in response["children"]] == [JOB]
+    # A sync that still reads the older status (a lagging cache) keeps it too.
+    saved = cluster.parent["status"]
+    cluster.parent["status"] = stale
+    assert [c["metadata"]["name"] for c in sync(cluster.request(), done)["children"]] == [JOB]
+    cluster.parent["status"] = saved
+    cluster.tick(done + timedelta(seconds=1))
+    assert JOB not in cluster.children[JOBS]
+    cluster.tick(done + timedelta(seconds=2))
+    assert cluster.created == [f"{JOBS}/{JOB}"]

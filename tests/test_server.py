@@ -130,7 +130,8 @@ BAD_REQUESTS = [
     ("/predict", {"instances": [{"age": 1, "height": 2}]}, "unknown features ['height']"),
     ("/v2/models/diabetes/infer", {}, "inputs: Missing data"),
     ("/v2/models/diabetes/infer", {"inputs": v2_request(ROWS)["inputs"] * 2}, "exactly one input tensor"),
-    ("/v2/models/diabetes/infer", v2_request(ROWS, shape=[3, 10]), "needs 30 values, data has 20"),
+    ("/v2/models/diabetes/infer", v2_request(ROWS, shape=[3, 10]), "has 2 rows; shape [3, 10] says 3"),
+    ("/v2/models/diabetes/infer", v2_request(ROWS[0] * 2, shape=[3, 10]), "needs 30 values, data has 20"),
     ("/v2/models/diabetes/infer", v2_request(ROWS, shape=[2, 5, 2]), "must be [rows, 10]"),
     ("/v2/models/diabetes/infer", v2_request(ROWS, shape=[20]), "must be [rows, 10]"),
     ("/v2/models/diabetes/infer", v2_request(ROWS, datatype="BYTES"), "BYTES is not supported"),
@@ -429,3 +430,46 @@ def test_a_shortcut_that_fails_is_not_used(model_root, monkeypatch):
 
     monkeypatch.setattr(predictors, "SHORTCUTS", (broken,))
     assert kind(predictors.prepared_predict(model, 10)) == "checked_predict"
+
+
+def test_checksummed_metadata_of_the_wrong_shape_is_not_ready_rather_than_a_crash(trained):
+    root, model, version = trained
+    folder = store.ModelStore(root).version_dir(model, version)
+    (folder / "metadata.json").write_text(json.dumps(["not", "an", "object"]))
+    store.write_checksums(folder)
+    client = create_app(config_for(root, model)).test_client()
+    ready = client.get("/v2/health/ready")
+    assert ready.status_code == 503 and "lists no feature names" in ready.get_json()["error"]
+
+
+def test_any_failure_while_loading_leaves_the_server_up_and_not_ready(trained, monkeypatch):
+    root, model, _ = trained
+
+    def broken(estimator, width):
+        raise MemoryError("no room for the probe")
+
+    monkeypatch.setattr("server.model.prepared_predict", broken)
+    client = create_app(config_for(root, model)).test_client()
+    ready = client.get("/v2/health/ready")
+    assert ready.status_code == 503 and "cannot be loaded: MemoryError" in ready.get_json()["error"]
+    assert client.get("/v2/health/live").status_code == 200
+
+
+def test_a_prediction_that_is_not_finite_gets_422(trained):
+    root, model, _ = trained
+    client = create_app(config_for(root, model)).test_client()
+    response = client.post("/predict", json={"instances": [[1e308] * 10]})
+    assert response.status_code == 422 and "row 0" in response.get_json()["error"]
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ([[0.1] * 19, [0.2]], "different lengths"),
+        ([[0.1] * 5] * 4, "has 4 rows"),
+    ],
+    ids=["ragged", "rows-disagree-with-shape"],
+)
+def test_nested_v2_data_must_match_its_shape(client, data, message):
+    response = client.post("/v2/models/diabetes/infer", json=v2_request(data, shape=[2, 10]))
+    assert response.status_code == 400 and message in response.get_json()["error"]

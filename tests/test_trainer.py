@@ -235,3 +235,47 @@ def test_the_console_script_keeps_stdout_for_json_and_progress_on_stderr(model_r
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["model"] == MODEL
     assert "training ridge on 442 rows" in result.stderr
+
+
+def test_a_retried_pod_finds_its_own_published_version_and_succeeds(model_root, monkeypatch):
+    monkeypatch.setenv("AURORA_RUN_ID", "run-1")
+    first = train(model_root, MODEL, "--version", "v20261126-101500")
+    # The pod died after publishing; the Job starts it again with the same arguments.
+    again = train(model_root, MODEL, "--version", "v20261126-101500")
+    assert first[0] == again[0] == 0
+    assert again[1]["version"] == "v20261126-101500" and again[1]["metrics"]["r2"] == first[1]["metrics"]["r2"]
+    assert store.ModelStore(model_root).latest(MODEL) == "v20261126-101500"
+
+
+def test_another_run_with_the_same_version_is_refused_before_training(model_root, monkeypatch):
+    monkeypatch.setenv("AURORA_RUN_ID", "run-1")
+    train(model_root, MODEL, "--version", "v20261126-101500")
+    monkeypatch.setenv("AURORA_RUN_ID", "run-2")
+    code, summary = train(model_root, MODEL, "--version", "v20261126-101500", "--dataset", "builtin:nothing")
+    # The dataset is never read: the refusal comes first.
+    assert code == 2 and "from another run" in summary["error"]
+
+
+def test_a_csv_with_a_byte_order_mark_keeps_clean_column_names(model_root, tmp_path):
+    rows = "\n".join(f"{i},{2 * i + 1}" for i in range(20))
+    path = tmp_path / "bom.csv"
+    path.write_bytes(("\ufeffx,y\n" + rows + "\n").encode("utf-8"))
+    code, summary = train(model_root, MODEL, dataset=f"csv:{path}:y", estimator="linear_regression")
+    assert code == 0
+    assert store.ModelStore(model_root).read_metadata(MODEL, summary["version"])["features"] == ["x"]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"a,a,y\n1,2,3\n4,5,6\n", "must be unique"),
+        ("ä,y\n1,2\n3,4\n".encode("latin-1"), "not UTF-8"),
+        (b"a,y\n1,2\n3,4\n5,1e200\n", "overflow"),
+    ],
+    ids=["duplicate-columns", "latin-1", "overflowing-target"],
+)
+def test_unusable_csv_files_exit_2(model_root, tmp_path, content, message):
+    path = tmp_path / "data.csv"
+    path.write_bytes(content)
+    code, summary = train(model_root, MODEL, dataset=f"csv:{path}:y", estimator="linear_regression")
+    assert code == 2 and message in summary["error"]

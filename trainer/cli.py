@@ -60,12 +60,16 @@ def parse_params(text: str) -> dict:
     return params
 
 
-def run(args: argparse.Namespace, now: datetime) -> tuple[int, dict]:
+def run(args: argparse.Namespace, now: datetime, run_id: str = "") -> tuple[int, dict]:
     """Train, evaluate and publish; return the exit code and the summary."""
     model_store = store.ModelStore(args.model_root)
     store.check_model_name(args.model)
     if args.version:
         store.check_version(args.version)
+        # Checked before any training: a retried run finds its own version, another run's is refused.
+        finished = finished_earlier(model_store, args, run_id)
+        if finished:
+            return finished
     gate = parse_gate(args.gate) if args.gate else None
     params = parse_params(args.params)
     estimator = new_estimator(args.estimator, params, args.seed)
@@ -80,7 +84,7 @@ def run(args: argparse.Namespace, now: datetime) -> tuple[int, dict]:
 
     passed, reason = gate.check(metrics) if gate else (True, "no gate")
     promote = passed and not args.no_promote
-    metadata = new_metadata(args, dataset, params, metrics, gate, passed, reason, promote, now)
+    metadata = new_metadata(args, dataset, params, metrics, gate, passed, reason, promote, now, run_id)
     version = model_store.publish(
         args.model,
         metadata,
@@ -95,8 +99,30 @@ def run(args: argparse.Namespace, now: datetime) -> tuple[int, dict]:
     return (EXIT_PUBLISHED if passed else EXIT_GATE_FAILED), summary
 
 
-def new_metadata(args, dataset, params, metrics, gate: Gate | None, passed, reason, promote, now) -> dict:
+def finished_earlier(model_store: store.ModelStore, args: argparse.Namespace, run_id: str) -> tuple[int, dict] | None:
+    """The outcome of this very run if an earlier attempt published its version (a retried pod)."""
+    if not model_store.version_dir(args.model, args.version).exists():
+        return None
+    metadata = model_store.read_metadata(args.model, args.version)
+    if not run_id or metadata.get("runId") != run_id:
+        raise store.VersionExists(
+            f"model {args.model!r} already has version {args.version!r} from another run; versions are immutable"
+        )
+    model_store.verify(args.model, args.version)
+    if metadata.get("promoted") and model_store.latest(args.model) != args.version:
+        model_store.promote(args.model, args.version)
+    gate = metadata.get("gate") or {}
+    passed = gate.get("passed", True)
+    log.info("version %s/%s was already published by this run", args.model, args.version)
+    summary = new_summary(
+        args.model, args.version, metadata["metrics"], passed, metadata["promoted"], gate.get("reason", "no gate")
+    )
+    return (EXIT_PUBLISHED if passed else EXIT_GATE_FAILED), summary
+
+
+def new_metadata(args, dataset, params, metrics, gate: Gate | None, passed, reason, promote, now, run_id="") -> dict:
     return {
+        "runId": run_id,
         "createdAt": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "estimator": {"type": args.estimator, "params": params},
         "dataset": {"name": dataset.name, "rows": dataset.rows, "sha256": dataset.sha256},
@@ -141,8 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s aurora-train %(message)s")
     args = parse_args(argv)
     try:
-        code, summary = run(args, datetime.now(UTC))
-    except (InputError, store.InvalidName, store.VersionExists) as err:
+        code, summary = run(args, datetime.now(UTC), os.environ.get("AURORA_RUN_ID", ""))
+    except (InputError, store.InvalidName, store.VersionExists, store.CorruptVersion) as err:
         code, summary = EXIT_BAD_INPUT, {"model": args.model, "error": str(err), "reason": "InvalidInput"}
         log.error("%s", err)
     except Exception as err:  # the last line of defence: report, then exit non-zero

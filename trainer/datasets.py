@@ -75,14 +75,28 @@ def fetch_california_housing(datasets):
 def load_csv(path: str, target: str) -> Dataset:
     """Read a CSV with a header row; every column must be numeric."""
     try:
-        with open(path, newline="") as f:
+        # utf-8-sig: a byte-order mark must not become part of the first column's name.
+        with open(path, newline="", encoding="utf-8-sig") as f:
             raw = f.read()
     except OSError as err:
         raise InputError(f"cannot read CSV {path}: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise InputError(f"CSV {path} is not UTF-8 text: {err.reason} at byte {err.start}") from None
+    try:
+        return table_dataset(path, target, raw)
+    except csv.Error as err:
+        raise InputError(f"CSV {path} cannot be parsed: {err}") from None
+
+
+def table_dataset(path: str, target: str, raw: str) -> Dataset:
     reader = csv.reader(raw.splitlines())
     header = next(reader, None)
     if not header:
         raise InputError(f"CSV {path} is empty")
+    header = [name.strip() for name in header]
+    duplicated = sorted({name for name in header if header.count(name) > 1})
+    if duplicated or "" in header:
+        raise InputError(f"CSV {path}: column names must be unique and non-empty (repeated: {duplicated})")
     if target not in header:
         raise InputError(f"CSV {path} has no target column {target!r}; columns are {header}")
     table = parse_rows(path, header, reader)

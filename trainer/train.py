@@ -23,6 +23,8 @@ def train(dataset: Dataset, estimator: BaseEstimator, *, test_fraction: float, s
     except ValueError as err:
         raise InputError(f"cannot fit {type(estimator).__name__} on {dataset.name}: {err}") from None
     metrics = evaluate(y_test, estimator.predict(x_test))
+    if not all(math.isfinite(metrics[name]) for name in ("rmse", "mae")):
+        raise InputError(f"{dataset.name}: the errors overflow (rmse {metrics['rmse']}); rescale the target")
     metrics.update(rows=dataset.rows, trainRows=len(y_train), testRows=len(y_test))
     return estimator, metrics
 
