@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from hooks import inference_objects as objects
 from hooks.conditions import Condition, merge_conditions, parse_rfc3339, rfc3339
@@ -19,6 +20,7 @@ from trainer.store import is_valid_model_name, is_valid_version
 
 DEPLOYMENT_KEY, SERVICE_KEY, INGRESS_KEY = "Deployment.apps/v1", "Service.v1", "Ingress.networking.k8s.io/v1"
 ACTIONS = ("promote", "abort", "retry")
+DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 # How many values of each action annotation are remembered (the newest ones).
 SEEN_ACTIONS_KEPT = 20
 DEFAULT_STEPS = [{"setWeight": 10}, {"pause": {"duration": "60s"}}, {"setWeight": 50}, {"pause": {"duration": "120s"}}]
@@ -111,7 +113,12 @@ def track_replicas(deployment: dict | None) -> dict:
 
 def parse_duration(text) -> int | None:
     """'90s', '2m', '1h30m' -> seconds; None when malformed."""
-    match = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", text) if isinstance(text, str) and text else None
+    return duration_seconds(text) if isinstance(text, str) and text else None
+
+
+@lru_cache(maxsize=1024)
+def duration_seconds(text: str) -> int | None:
+    match = DURATION.fullmatch(text)
     if not match:
         return None
     hours, minutes, seconds = (int(g or 0) for g in match.groups())

@@ -35,7 +35,7 @@ STALE_INCOMING_SECONDS = 24 * 3600
 MAX_VERSION_BUMPS = 120
 
 MODEL_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-VERSION_RE = re.compile(r"^v\d{8}-\d{6}$")
+VERSION_RE = re.compile(r"^v(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})$")
 
 
 class StoreError(Exception):
@@ -65,10 +65,11 @@ def is_valid_model_name(name: str) -> bool:
 
 def is_valid_version(version: str) -> bool:
     """True when `version` has the form vYYYYMMDD-HHMMSS and is a real UTC time."""
-    if not VERSION_RE.match(version):
+    match = VERSION_RE.match(version)
+    if not match:
         return False
     try:
-        datetime.strptime(version, VERSION_FORMAT)
+        datetime(*(int(group) for group in match.groups()))
     except ValueError:
         return False
     return True
