@@ -23,6 +23,7 @@ test: $(STAMP) tools
 
 bench: $(STAMP)
 	bench/serve
+	bench/hooks
 
 clean:
 	rm -rf $(VENV) var build *.egg-info
