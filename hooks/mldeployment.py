@@ -15,7 +15,7 @@ from functools import lru_cache
 from hooks import inference_objects as objects
 from hooks.conditions import Condition, merge_conditions, parse_rfc3339, rfc3339
 from hooks.config import HookConfig
-from hooks.errors import MalformedRequest
+from hooks.request import observed_group, parent_parts
 from trainer.store import is_valid_model_name, is_valid_version
 
 DEPLOYMENT_KEY, SERVICE_KEY, INGRESS_KEY = "Deployment.apps/v1", "Service.v1", "Ingress.networking.k8s.io/v1"
@@ -76,13 +76,8 @@ def has_drained(state: dict, config: HookConfig, now: datetime) -> bool:
 
 
 def read_parent(request: dict) -> tuple[dict, dict, dict]:
-    if not isinstance(request, dict) or not isinstance(request.get("parent"), dict):
-        raise MalformedRequest("the request has no parent object")
-    parent = request["parent"]
-    metadata, spec = parent.get("metadata"), parent.get("spec") or {}
-    if not isinstance(metadata, dict) or not metadata.get("name") or not isinstance(spec, dict):
-        raise MalformedRequest("the parent has no metadata.name or its spec is not an object")
-    status = parent.get("status") if isinstance(parent.get("status"), dict) else {}
+    """The parent, its spec with defaults filled in, and its previous status."""
+    parent, spec, status = parent_parts(request)
     return parent, with_defaults(spec), status
 
 
@@ -95,10 +90,7 @@ def with_defaults(spec: dict) -> dict:
 
 
 def observed(request: dict, key: str) -> dict:
-    group = (request.get("children") or {}).get(key) or {}
-    if not isinstance(group, dict) or not all(isinstance(v, dict) for v in group.values()):
-        raise MalformedRequest(f"children[{key!r}] is not an object of objects")
-    return group
+    return observed_group(request, key)
 
 
 def deployment_version(deployment: dict) -> str:

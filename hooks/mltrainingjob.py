@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 
 from hooks.conditions import Condition, merge_conditions, parse_rfc3339
 from hooks.config import HookConfig
-from hooks.errors import MalformedRequest
 from hooks.podsecurity import container_security_context, pod_security_context
+from hooks.request import observed_group, parent_parts
 from trainer.datasets import BUILTIN_NAMES
 from trainer.estimators import parameter_errors
 from trainer.gate import DIRECTIONS
@@ -68,13 +68,7 @@ def has_job_condition(job: dict, kind: str) -> dict | None:
 
 def read_parent(request: dict) -> tuple[dict, dict, dict]:
     """The parent, its spec with defaults filled in, and its previous status."""
-    if not isinstance(request, dict) or not isinstance(request.get("parent"), dict):
-        raise MalformedRequest("the request has no parent object")
-    parent = request["parent"]
-    metadata, spec = parent.get("metadata"), parent.get("spec") or {}
-    if not isinstance(metadata, dict) or not metadata.get("name") or not isinstance(spec, dict):
-        raise MalformedRequest("the parent has no metadata.name or its spec is not an object")
-    status = parent.get("status") if isinstance(parent.get("status"), dict) else {}
+    parent, spec, status = parent_parts(request)
     return parent, with_defaults(spec), status
 
 
@@ -83,13 +77,6 @@ def with_defaults(spec: dict) -> dict:
     merged["evaluation"] = {**DEFAULTS["evaluation"], **(spec.get("evaluation") or {})}
     merged["storage"] = {**DEFAULTS["storage"], **(spec.get("storage") or {})}
     return merged
-
-
-def observed_group(request: dict, key: str, field: str = "children") -> dict:
-    group = (request.get(field) or {}).get(key) or {}
-    if not isinstance(group, dict) or not all(isinstance(v, dict) for v in group.values()):
-        raise MalformedRequest(f"{field}[{key!r}] is not an object of objects")
-    return group
 
 
 def observed_job(request: dict, name: str) -> dict | None:
