@@ -381,6 +381,7 @@ def run_analysis(state: dict, spec: dict, observations: dict | None, now: dateti
         "step": state.get("currentStep", 0),
         "canary": track_numbers(observations.get("canary")),
         "stable": track_numbers(observations.get("stable")),
+        "thresholds": {k: analysis[k] for k in ("minRequests", "maxErrorRate", "maxLatencyP99Seconds", "failureLimit")},
         "message": f"{'; '.join(reasons)}, {failed}/{analysis['failureLimit']} checks failed",
     }
     return {**state, "analysis": record, "message": record["message"]}
