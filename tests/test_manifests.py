@@ -99,8 +99,11 @@ def test_a_broken_job_is_caught_by_the_schema_check(tmp_path):
     assert result.returncode != 0 and "volumeMountz" in result.stdout
 
 
-@pytest.mark.parametrize("path", CRDS, ids=[p.name for p in CRDS])
-def test_crds_pass_the_official_kubernetes_schema(tmp_path, path):
+MANIFESTS = CRDS + sorted((ROOT / "manifests" / "rbac").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", MANIFESTS, ids=[p.name for p in MANIFESTS])
+def test_manifests_pass_the_official_kubernetes_schema(tmp_path, path):
     result = kubernetes_validate(tmp_path, documents(path))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ERROR" not in result.stdout
