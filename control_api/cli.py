@@ -68,16 +68,17 @@ def main(argv: list[str] | None = None) -> int:
         except AppError as err:
             print(f"aurora-control-api bootstrap: {err.message}", file=sys.stderr)
             return 1
-    prepare_multiprocess_dir()
-    from control_api.app import create_app
     from control_api.config import ApiConfig
-    from server.gunicorn import GunicornServer
 
     try:
         config = ApiConfig.from_env()
     except ConfigError as err:
         print(f"aurora-control-api: {err}", file=sys.stderr)
         return 2
+    prepare_multiprocess_dir()
+    from control_api.app import create_app
+    from server.gunicorn import GunicornServer
+
     GunicornServer(lambda: create_app(config), {"bind": args.bind, "workers": args.workers, "threads": 4}).run()
     return 0
 

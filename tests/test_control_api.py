@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pytest
@@ -85,7 +86,10 @@ def test_the_server_refuses_to_start_without_a_key(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(ConfigError, match="no API key"):
         create_app()
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     assert control_cli.main(["serve", "--bind", f"127.0.0.1:{free_port()}"]) == 2
+    # Refused before anything else is set up.
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
 
 
 def test_the_key_can_come_from_a_mounted_secret_file(tmp_path):
