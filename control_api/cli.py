@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     from control_api.app import create_app
     from server.gunicorn import GunicornServer
 
-    GunicornServer(lambda: create_app(config), {"bind": args.bind, "workers": args.workers, "threads": 4}).run()
+    options = {"bind": args.bind, "workers": args.workers, "threads": 4, "graceful_timeout": 10}
+    GunicornServer(lambda: create_app(config), options).run()
     return 0
 
 

@@ -289,3 +289,36 @@ def test_the_cluster_role_allows_every_call_the_api_makes(api, cluster):
     assert denied == []
     assert not permitted(role["rules"], "PATCH", "/apis/aurora.dev/v1alpha1/namespaces/ml/mltrainingjobs/x")
     assert not permitted(role["rules"], "GET", "/api/v1/namespaces/ml/secrets")
+
+
+def test_aurora_control_api_serves_under_gunicorn(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    import requests
+
+    from tests.test_gunicorn import wait_until
+
+    port = free_port()
+    env = {**os.environ, "AURORA_API_KEY": KEY, "AURORA_MODEL_ROOT": str(tmp_path), "KUBECONFIG": "/dev/null"}
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "metrics")
+    script = os.path.join(os.path.dirname(sys.executable), "aurora-control-api")
+    process = subprocess.Popen(
+        [script, "--bind", f"127.0.0.1:{port}"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: requests.get(f"{url}/health", timeout=2).ok, 30, "aurora-control-api")
+        assert requests.get(f"{url}/models", timeout=5).status_code == 401
+        assert requests.get(f"{url}/models", headers=HEADERS, timeout=5).json() == {"models": []}
+        # No cluster credentials at all: a JSON 503, not a crash.
+        response = requests.get(f"{url}/cluster/nodes", headers=HEADERS, timeout=10)
+        assert response.status_code == 503 and "error" in response.json()
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
