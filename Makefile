@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test tools bench clean
+.PHONY: demo test tools bench kind-up kind-down clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,12 @@ tools:
 
 test: $(STAMP) tools
 	$(VENV)/bin/python -m pytest
+
+kind-up:
+	scripts/kind-up
+
+kind-down:
+	scripts/kind-up --down
 
 bench: $(STAMP)
 	bench/serve

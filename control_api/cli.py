@@ -40,7 +40,8 @@ def manifests(root: Path) -> list[dict]:
     files = sorted((root / "manifests" / "crds").glob("*.yaml")) + sorted(
         (root / "composite-controllers").glob("*.yaml")
     )
-    return [doc for path in files for doc in yaml.safe_load_all(path.read_text()) if doc]
+    documents = (doc for path in files for doc in yaml.safe_load_all(path.read_text()) if doc)
+    return [doc for doc in documents if doc.get("kind") in APPLY_PATHS]
 
 
 def bootstrap(root: Path, kube) -> int:

@@ -1,0 +1,126 @@
+"""The error-rate alert on real parts: aurora-serve with faults, Prometheus, Alertmanager, a webhook.
+
+The rule is the shipped AuroraInferenceHighErrorRate with its window and `for` shortened
+(5m -> 10s) so it fires within seconds; promtool's unit tests cover the real durations.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import requests
+import yaml
+
+from tests.conftest import require_tool
+from tests.live_canary import ROW, Traffic
+from tests.test_gunicorn import Server, free_port, wait_until
+from tests.test_manifests import ROOT
+
+ALERT = "AuroraInferenceHighErrorRate"
+
+
+def short_rule() -> dict:
+    groups = yaml.safe_load((ROOT / "manifests" / "alerts" / "aurora.rules.yml").read_text())["groups"]
+    rule = next(r for g in groups for r in g["rules"] if r["alert"] == ALERT)
+    rule = {**rule, "expr": rule["expr"].replace("[5m]", "[10s]"), "for": "10s"}
+    return {"groups": [{"name": "live", "interval": "1s", "rules": [rule]}]}
+
+
+class Receiver:
+    """An Alertmanager webhook receiver that remembers what it was sent."""
+
+    def __init__(self):
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                received.append((time.monotonic(), json.loads(body)))
+                self.send_response(200)
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/alert"
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+
+def test_the_error_rate_alert_fires_and_reaches_alertmanager(trained, tmp_path):
+    prometheus_bin, alertmanager_bin = require_tool("prometheus"), require_tool("prometheus-alertmanager")
+    (tmp_path / "serve").mkdir()
+    server = Server(trained[0], tmp_path / "serve", AURORA_FAULT_ERROR_RATE="0.3")
+    receiver = Receiver()
+    am_port, prom_port = free_port(), free_port()
+    (tmp_path / "am.yml").write_text(
+        yaml.safe_dump(
+            {
+                "route": {"receiver": "hook", "group_wait": "1s", "group_interval": "5s", "repeat_interval": "1h"},
+                "receivers": [{"name": "hook", "webhook_configs": [{"url": receiver.url}]}],
+            }
+        )
+    )
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump(short_rule()))
+    (tmp_path / "prometheus.yml").write_text(
+        yaml.safe_dump(
+            {
+                "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                "rule_files": [str(tmp_path / "rules.yml")],
+                "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{am_port}"]}]}]},
+                "scrape_configs": [
+                    {
+                        "job_name": "inference",
+                        "static_configs": [{"targets": [f"127.0.0.1:{server.port}"], "labels": {"namespace": "ml"}}],
+                    }
+                ],
+            }
+        )
+    )
+    processes = [
+        subprocess.Popen(
+            [
+                alertmanager_bin,
+                f"--config.file={tmp_path / 'am.yml'}",
+                f"--storage.path={tmp_path / 'am'}",
+                f"--web.listen-address=127.0.0.1:{am_port}",
+                "--cluster.listen-address=",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ),
+        subprocess.Popen(
+            [
+                prometheus_bin,
+                f"--config.file={tmp_path / 'prometheus.yml'}",
+                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{prom_port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ),
+    ]
+    traffic = Traffic([server.url])
+    started = time.monotonic()
+    traffic.start()
+    try:
+        wait_until(lambda: receiver.received, 60, "the alert at the Alertmanager webhook")
+        delivered_at, payload = receiver.received[0]
+        (alert,) = [a for a in payload["alerts"] if a["labels"]["alertname"] == ALERT]
+        assert payload["status"] == "firing" and alert["labels"]["severity"] == "critical"
+        assert alert["labels"]["model"] == "diabetes" and alert["labels"]["track"] == "stable"
+        assert "of requests with 5xx" in alert["annotations"]["description"]
+        print(f"\n{ALERT}: delivered to the webhook {delivered_at - started:.1f}s after faults began")
+        assert requests.post(f"{server.url}/predict", json={"instances": [ROW]}, timeout=5).status_code in (200, 500)
+    finally:
+        traffic.stopped.set()
+        traffic.join(timeout=5)
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=10)
+        receiver.server.shutdown()
+        server.stop()
