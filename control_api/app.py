@@ -15,7 +15,7 @@ from importlib import metadata
 from flask import Flask, jsonify, request
 from prometheus_client import CollectorRegistry
 from prometheus_flask_exporter import PrometheusMetrics
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from control_api import info, openapi
 from control_api.config import ApiConfig
@@ -47,6 +47,8 @@ def create_app(config: ApiConfig | None = None, *, kube: Kube | None = None) -> 
     kube = kube or Kube(timeout=config.kube_timeout)
     model_store = store.ModelStore(config.model_root)
     app = Flask(__name__)
+    # Nothing the API accepts has a body; refuse large ones before reading them.
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     PrometheusMetrics(app, registry=CollectorRegistry(), defaults_prefix="aurora_control_api", group_by="endpoint")
     register_auth(app, config.api_key)
     register_errors(app)
@@ -60,6 +62,9 @@ def register_auth(app: Flask, api_key: str) -> None:
 
     @app.before_request
     def require_key():
+        # No route reads a body, so an oversized one is refused before anything else happens.
+        if (request.content_length or 0) > (app.config["MAX_CONTENT_LENGTH"] or 0):
+            raise RequestEntityTooLarge()
         if request.path in openapi.OPEN:
             return None
         given = (request.headers.get("X-API-Key") or "").encode()

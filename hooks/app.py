@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from flask import Flask, Response, request
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from hooks import mldeployment, mltrainingjob
 from hooks.config import HookConfig
@@ -74,6 +75,8 @@ def webhook(controller: str, hook: str, handler: Callable[[dict], dict], metrics
             result, response = "ok", json_response(answer)
         except MalformedRequest as err:
             result, response = "bad_request", json_response({"error": str(err)}, 400)
+        except RequestEntityTooLarge as err:
+            result, response = "bad_request", json_response({"error": err.description}, 413)
         except Exception as err:  # the boundary: never a 200 that could delete children
             log.exception("%s %s hook failed", controller, hook)
             result, response = "error", json_response({"error": f"internal error: {type(err).__name__}"}, 500)
@@ -120,6 +123,8 @@ def create_app(
     if prometheus is None and config.prometheus_url:
         prometheus = PrometheusClient(config.prometheus_url)
     app = Flask(__name__)
+    # Metacontroller bodies carry every observed child; 16 MiB is far above any real one.
+    app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024
     metrics = HookMetrics(CollectorRegistry())
     hooks = {
         ("mltrainingjob", "sync"): lambda body: mltrainingjob.sync(body, now=clock(), config=config),

@@ -16,6 +16,7 @@ from hooks import inference_objects as objects
 from hooks.conditions import Condition, merge_conditions, parse_rfc3339, rfc3339
 from hooks.config import HookConfig
 from hooks.request import observed_group, parent_parts
+from hooks.shapes import NUMBER, cleaned, shape_errors
 from trainer.store import is_valid_model_name, is_valid_version
 
 DEPLOYMENT_KEY, SERVICE_KEY, INGRESS_KEY = "Deployment.apps/v1", "Service.v1", "Ingress.networking.k8s.io/v1"
@@ -37,6 +38,50 @@ WORSE_ERROR_RATE_MARGIN = 0.005
 WORSE_LATENCY_MARGIN_SECONDS = 0.05
 # When a due check could not read Prometheus, the next attempt comes this much later.
 METRICS_RETRY_SECONDS = 10.0
+
+SPEC_SHAPE = {
+    "model": str,
+    "version": str,
+    "replicas": int,
+    "image": str,
+    "resources": dict,
+    "storage": {"claimName": str},
+    "ingress": {"host": str, "path": str, "className": str},
+    "paused": bool,
+    "canary": {
+        "replicas": int,
+        "progressDeadlineSeconds": int,
+        "steps": [dict],
+        "analysis": {
+            "interval": str,
+            "minRequests": int,
+            "maxErrorRate": NUMBER,
+            "maxLatencyP99Seconds": NUMBER,
+            "failureLimit": int,
+        },
+    },
+}
+STATUS_SHAPE = {
+    **{
+        k: str
+        for k in ("phase", "stableVersion", "canaryVersion", "stepStartedAt", "rolloutStartedAt", "failedVersion")
+    },
+    **{k: str for k in ("drainingSince", "drainingVersion", "reason", "message")},
+    "canaryWeight": int,
+    "currentStep": int,
+    "actions": {action: [str] for action in ("promote", "abort", "retry")},
+    "analysis": {
+        "time": str,
+        "verdict": str,
+        "failedChecks": int,
+        "step": int,
+        "message": str,
+        "canary": dict,
+        "stable": dict,
+        "thresholds": dict,
+    },
+    "conditions": [dict],
+}
 
 # Phases (status.phase), each with what is true in it:
 STABLE = "Stable"  # one version serves all traffic; no canary takes any
@@ -76,9 +121,20 @@ def has_drained(state: dict, config: HookConfig, now: datetime) -> bool:
 
 
 def read_parent(request: dict) -> tuple[dict, dict, dict]:
-    """The parent, its spec with defaults filled in, and its previous status."""
+    """The parent, its spec with defaults filled in (as written if ill-typed), and its well-typed previous status."""
     parent, spec, status = parent_parts(request)
-    return parent, with_defaults(spec), status
+    spec = with_defaults(spec) if not shape_errors(spec, SPEC_SHAPE, "spec") else spec
+    return parent, spec, readable_times(cleaned(status, STATUS_SHAPE))
+
+
+def readable_times(status: dict) -> dict:
+    """Drop recorded times that do not parse: a rollout restarts its timers rather than fail."""
+    for field in ("stepStartedAt", "rolloutStartedAt", "drainingSince"):
+        if field in status and parse_rfc3339(status[field]) is None:
+            del status[field]
+    if "analysis" in status and "time" in status["analysis"] and parse_rfc3339(status["analysis"]["time"]) is None:
+        del status["analysis"]["time"]
+    return status
 
 
 def with_defaults(spec: dict) -> dict:
@@ -126,6 +182,9 @@ MAX_NAME = 56
 
 def spec_errors(spec: dict, name: str) -> list[str]:
     errors = [] if len(name) <= MAX_NAME else [f"metadata.name is {len(name)} characters; at most {MAX_NAME}"]
+    wrong_types = shape_errors(spec, SPEC_SHAPE, "spec")
+    if wrong_types:
+        return errors + wrong_types
     if not isinstance(spec.get("model"), str) or not is_valid_model_name(spec["model"]):
         errors.append(f"spec.model {spec.get('model')!r} must be a DNS-1123 label")
     if not isinstance(spec.get("version"), str) or not is_valid_version(spec["version"]):
@@ -616,7 +675,8 @@ def sync(request: dict, *, now: datetime, observations: dict | None, config: Hoo
         return invalid_response(request, parent, previous, stable, canary, errors, now)
     state = previous_state(previous, spec, stable)
     state = follow_spec_version(state, spec, now)
-    state = apply_actions(state, parent["metadata"].get("annotations") or {}, spec, now)
+    annotations = parent["metadata"].get("annotations")
+    state = apply_actions(state, annotations if isinstance(annotations, dict) else {}, spec, now)
     state = start_steps_when_ready(state, spec, canary, now)
     state = run_analysis(state, spec, observations, now)
     state = check_failure_limit(state, spec, now)

@@ -18,10 +18,11 @@ from hooks.conditions import Condition, merge_conditions, parse_rfc3339
 from hooks.config import HookConfig
 from hooks.podsecurity import container_security_context, pod_security_context
 from hooks.request import observed_group, parent_parts
+from hooks.shapes import NUMBER, cleaned, shape_errors
 from trainer.datasets import BUILTIN_NAMES
 from trainer.estimators import parameter_errors
 from trainer.gate import DIRECTIONS
-from trainer.store import is_valid_model_name, version_at
+from trainer.store import is_valid_model_name, is_valid_version, version_at
 
 JOB_KEY = "Job.batch/v1"
 POD_KEY = "Pod.v1"
@@ -40,6 +41,25 @@ DEFAULTS = {
     "backoffLimit": 2,
     "activeDeadlineSeconds": 3600,
     "ttlSecondsAfterFinished": 86400,
+}
+
+SPEC_SHAPE = {
+    "model": str,
+    "dataset": {"builtin": str, "csv": {"path": str, "target": str}},
+    "estimator": {"type": str, "params": dict},
+    "evaluation": {"testFraction": NUMBER, "seed": int, "gate": dict},
+    "promote": bool,
+    "image": str,
+    "resources": dict,
+    "storage": {"claimName": str},
+    **{k: int for k in ("backoffLimit", "activeDeadlineSeconds", "ttlSecondsAfterFinished")},
+}
+STATUS_SHAPE = {
+    **{k: str for k in ("phase", "jobName", "modelVersion", "startTime", "completionTime")},
+    "metrics": dict,
+    "gatePassed": bool,
+    "promoted": bool,
+    "conditions": [dict],
 }
 
 # Phases (status.phase), each what is true in it:
@@ -67,9 +87,16 @@ def has_job_condition(job: dict, kind: str) -> dict | None:
 
 
 def read_parent(request: dict) -> tuple[dict, dict, dict]:
-    """The parent, its spec with defaults filled in, and its previous status."""
+    """The parent, its spec with defaults filled in (as written if ill-typed), and its well-typed previous status."""
     parent, spec, status = parent_parts(request)
-    return parent, with_defaults(spec), status
+    spec = with_defaults(spec) if not shape_errors(spec, SPEC_SHAPE, "spec") else spec
+    status = cleaned(status, STATUS_SHAPE)
+    if not is_valid_version(status.get("modelVersion", "")):
+        status.pop("modelVersion", None)
+    for field in ("startTime", "completionTime"):
+        if field in status and parse_rfc3339(status[field]) is None:
+            del status[field]
+    return parent, spec, status
 
 
 def with_defaults(spec: dict) -> dict:
@@ -107,6 +134,9 @@ def trainer_report(request: dict) -> tuple[int | None, dict]:
 def spec_errors(spec: dict, name: str, config: HookConfig) -> list[str]:
     """Every problem of the spec (and of the name, which becomes a label value), each naming the field."""
     errors = [] if len(name) <= 63 else [f"metadata.name is {len(name)} characters; at most 63 (it labels the pods)"]
+    wrong_types = shape_errors(spec, SPEC_SHAPE, "spec")
+    if wrong_types:
+        return errors + wrong_types
     model = spec.get("model")
     if not isinstance(model, str) or not is_valid_model_name(model):
         errors.append(f"spec.model {model!r} must be a DNS-1123 label")
