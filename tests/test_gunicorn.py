@@ -68,7 +68,8 @@ class Server:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
         try:
-            return self.process.wait(timeout=20)
+            # gunicorn's graceful timeout is 30 s; leave it room.
+            return self.process.wait(timeout=40)
         finally:
             if self.process.poll() is None:
                 os.killpg(self.process.pid, signal.SIGKILL)
@@ -179,7 +180,7 @@ def test_a_real_prometheus_scrapes_version_labelled_metrics(server, trained, tmp
             results = answer["data"]["result"]
             return results and float(results[0]["value"][1]) == 50.0
 
-        wait_until(rows_seen, 30, "Prometheus to scrape 50 predicted rows")
+        wait_until(rows_seen, 60, "Prometheus to scrape 50 predicted rows")
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -9,6 +9,7 @@ is how the controller learns the metrics.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
@@ -163,6 +164,15 @@ def write_termination_message(summary: dict) -> None:
         f.write(text)
 
 
+def unexpected_failure(model: str, err: Exception) -> tuple[int, dict]:
+    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        # A full volume: retrying the same run cannot help until someone frees space.
+        log.error("the model store is full: %s", err)
+        return EXIT_BAD_INPUT, {"model": model, "error": f"the model store is full: {err}", "reason": "NoSpace"}
+    log.exception("training failed")
+    return EXIT_FAILED, {"model": model, "error": f"{type(err).__name__}: {err}"}
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s aurora-train %(message)s")
     args = parse_args(argv)
@@ -172,8 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         code, summary = EXIT_BAD_INPUT, {"model": args.model, "error": str(err), "reason": "InvalidInput"}
         log.error("%s", err)
     except Exception as err:  # the last line of defence: report, then exit non-zero
-        code, summary = EXIT_FAILED, {"model": args.model, "error": f"{type(err).__name__}: {err}"}
-        log.exception("training failed")
+        code, summary = unexpected_failure(args.model, err)
     summary["exitCode"] = code
     print(json.dumps(summary, sort_keys=True))
     write_termination_message(summary)
