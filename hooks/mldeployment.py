@@ -120,11 +120,12 @@ def has_drained(state: dict, config: HookConfig, now: datetime) -> bool:
 # Reading the request
 
 
-def read_parent(request: dict) -> tuple[dict, dict, dict]:
-    """The parent, its spec with defaults filled in (as written if ill-typed), and its well-typed previous status."""
+def read_parent(request: dict) -> tuple[dict, dict, dict, list[str]]:
+    """Parent, spec with defaults (as written if ill-typed), well-typed previous status, and the spec's type errors."""
     parent, spec, status = parent_parts(request)
-    spec = with_defaults(spec) if not shape_errors(spec, SPEC_SHAPE, "spec") else spec
-    return parent, spec, readable_times(cleaned(status, STATUS_SHAPE))
+    wrong_types = shape_errors(spec, SPEC_SHAPE, "spec")
+    spec = spec if wrong_types else with_defaults(spec)
+    return parent, spec, readable_times(cleaned(status, STATUS_SHAPE)), wrong_types
 
 
 def readable_times(status: dict) -> dict:
@@ -180,9 +181,8 @@ def duration_seconds(text: str) -> int | None:
 MAX_NAME = 56
 
 
-def spec_errors(spec: dict, name: str) -> list[str]:
+def spec_errors(spec: dict, name: str, wrong_types: list[str]) -> list[str]:
     errors = [] if len(name) <= MAX_NAME else [f"metadata.name is {len(name)} characters; at most {MAX_NAME}"]
-    wrong_types = shape_errors(spec, SPEC_SHAPE, "spec")
     if wrong_types:
         return errors + wrong_types
     if not isinstance(spec.get("model"), str) or not is_valid_model_name(spec["model"]):
@@ -646,9 +646,9 @@ def next_wakeup(state: dict, spec: dict, config: HookConfig, now: datetime) -> f
 
 def analysis_window(request: dict, now: datetime) -> dict | None:
     """What the HTTP layer must read from Prometheus for this sync, or None when no check is due."""
-    parent, spec, status = read_parent(request)
+    parent, spec, status, wrong_types = read_parent(request)
     if (
-        spec_errors(spec, parent["metadata"]["name"])
+        spec_errors(spec, parent["metadata"]["name"], wrong_types)
         or status.get("phase") not in ROLLING
         or not status.get("stepStartedAt")
     ):
@@ -667,10 +667,10 @@ def analysis_window(request: dict, now: datetime) -> dict | None:
 def sync(request: dict, *, now: datetime, observations: dict | None, config: HookConfig | None = None) -> dict:
     """Metacontroller sync hook: the tracks' children and the MLDeployment's status."""
     config = config or HookConfig()
-    parent, spec, previous = read_parent(request)
+    parent, spec, previous, wrong_types = read_parent(request)
     deployments = observed(request, DEPLOYMENT_KEY)
     stable, canary = (deployments.get(objects.child_name(parent, t)) for t in (objects.STABLE, objects.CANARY))
-    errors = spec_errors(spec, parent["metadata"]["name"])
+    errors = spec_errors(spec, parent["metadata"]["name"], wrong_types)
     if errors:
         return invalid_response(request, parent, previous, stable, canary, errors, now)
     state = previous_state(previous, spec, stable)

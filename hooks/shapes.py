@@ -13,24 +13,25 @@ NUMBER = (int, float)
 
 def conforms(value, shape) -> bool:
     if isinstance(shape, dict):
-        return isinstance(value, dict) and all(k not in value or conforms(value[k], s) for k, s in shape.items())
+        return type(value) is dict and all(conforms(value[k], s) for k, s in shape.items() if k in value)
     if isinstance(shape, list):
-        return isinstance(value, list) and all(conforms(item, shape[0]) for item in value)
-    if isinstance(value, bool):
+        return type(value) is list and all(conforms(item, shape[0]) for item in value)
+    # bool is an int to Python, never to JSON Schema.
+    if type(value) is bool:
         return shape is bool or (isinstance(shape, tuple) and bool in shape)
     return isinstance(value, shape)
 
 
 def shape_errors(value, shape, where: str) -> list[str]:
-    """Every field whose type is wrong, named by its path."""
-    if isinstance(shape, dict):
-        if not isinstance(value, dict):
-            return [f"{where} must be an object"]
+    """Every field whose type is wrong, named by its path (nothing to walk when all conform)."""
+    if conforms(value, shape):
+        return []
+    if isinstance(shape, dict) and isinstance(value, dict):
         return [e for k, s in shape.items() if k in value for e in shape_errors(value[k], s, f"{where}.{k}")]
-    if not conforms(value, shape):
-        kind = "a list" if isinstance(shape, list) else "of the right type"
-        return [f"{where} {str(value)[:40]!r} is not {kind}"]
-    return []
+    if isinstance(shape, dict):
+        return [f"{where} must be an object"]
+    kind = "a list" if isinstance(shape, list) else "of the right type"
+    return [f"{where} {str(value)[:40]!r} is not {kind}"]
 
 
 def cleaned(value: dict, shape: dict) -> dict:
