@@ -86,17 +86,18 @@ def has_job_condition(job: dict, kind: str) -> dict | None:
 # Reading the request
 
 
-def read_parent(request: dict) -> tuple[dict, dict, dict]:
-    """The parent, its spec with defaults filled in (as written if ill-typed), and its well-typed previous status."""
+def read_parent(request: dict) -> tuple[dict, dict, dict, list[str]]:
+    """Parent, spec with defaults (as written if ill-typed), well-typed previous status, and the spec's type errors."""
     parent, spec, status = parent_parts(request)
-    spec = with_defaults(spec) if not shape_errors(spec, SPEC_SHAPE, "spec") else spec
+    wrong_types = shape_errors(spec, SPEC_SHAPE, "spec")
+    spec = spec if wrong_types else with_defaults(spec)
     status = cleaned(status, STATUS_SHAPE)
     if not is_valid_version(status.get("modelVersion", "")):
         status.pop("modelVersion", None)
     for field in ("startTime", "completionTime"):
         if field in status and parse_rfc3339(status[field]) is None:
             del status[field]
-    return parent, spec, status
+    return parent, spec, status, wrong_types
 
 
 def with_defaults(spec: dict) -> dict:
@@ -131,10 +132,9 @@ def trainer_report(request: dict) -> tuple[int | None, dict]:
 # Validation
 
 
-def spec_errors(spec: dict, name: str, config: HookConfig) -> list[str]:
+def spec_errors(spec: dict, name: str, config: HookConfig, wrong_types: list[str]) -> list[str]:
     """Every problem of the spec (and of the name, which becomes a label value), each naming the field."""
     errors = [] if len(name) <= 63 else [f"metadata.name is {len(name)} characters; at most 63 (it labels the pods)"]
-    wrong_types = shape_errors(spec, SPEC_SHAPE, "spec")
     if wrong_types:
         return errors + wrong_types
     model = spec.get("model")
@@ -460,8 +460,8 @@ def desired_children(parent, spec, previous, status, job, version, errors, confi
 def sync(request: dict, *, now: datetime, config: HookConfig | None = None) -> dict:
     """Metacontroller sync hook: the training Job and the MLTrainingJob's status."""
     config = config or HookConfig()
-    parent, spec, previous = read_parent(request)
-    errors = spec_errors(spec, parent["metadata"]["name"], config)
+    parent, spec, previous, wrong_types = read_parent(request)
+    errors = spec_errors(spec, parent["metadata"]["name"], config, wrong_types)
     job = observed_job(request, job_name(parent))
     # An invalid spec starts no run, so it gets no version of its own.
     version = previous.get("modelVersion", "") if errors and job is None else chosen_version(job, previous, now)
@@ -475,7 +475,7 @@ def sync(request: dict, *, now: datetime, config: HookConfig | None = None) -> d
 
 def customize(request: dict) -> dict:
     """Metacontroller customize hook: this run's trainer pods, whose termination messages carry the metrics."""
-    parent, _, _ = read_parent(request)
+    parent, _, _, _ = read_parent(request)
     uid = parent["metadata"].get("uid", "")
     selector = (
         {"matchLabels": {LABEL_RUN_UID: uid}} if uid else {"matchLabels": {LABEL_RUN: parent["metadata"]["name"]}}
