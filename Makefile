@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test tools bench kind-up kind-down clean
+.PHONY: demo test tools bench cluster cluster-down kind-up kind-down clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,14 @@ tools:
 
 test: $(STAMP) tools
 	$(VENV)/bin/python -m pytest
+
+# A real control plane on 127.0.0.1 (etcd, kube-apiserver, controllers, scheduler, kwok),
+# built from pinned Go modules; the tests use it when it runs and start it when it does not.
+cluster:
+	scripts/cluster up
+
+cluster-down:
+	scripts/cluster down
 
 kind-up:
 	scripts/kind-up
