@@ -47,3 +47,34 @@ def require_tool(name: str) -> str:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{name} is required in CI but is not installed")
     pytest.skip(f"{name} is not installed")
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    """The real control plane (scripts/cluster): the running one, or one started for this session."""
+    from tests import kube_cluster
+
+    missing = kube_cluster.missing_programs()
+    if missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the cluster tier needs {', '.join(missing)}, which CI must install")
+        pytest.skip(f"the cluster tier needs {', '.join(missing)}")
+    running = kube_cluster.start(kube_cluster.cluster_home())
+    yield running
+    kube_cluster.stop(running)
+
+
+@pytest.fixture
+def namespace(cluster):
+    """A namespace of the test's own on the real cluster, deleted afterwards."""
+    name = cluster.new_namespace("t")
+    yield name
+    cluster.delete_namespace(name)
+
+
+@pytest.fixture(scope="session")
+def aurora_installed(cluster):
+    """The `kind` overlay applied to the real cluster with server-side apply; kubectl's output."""
+    result = cluster.kubectl("apply", "--server-side", "-k", "manifests/overlays/kind")
+    cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    return result.stdout
