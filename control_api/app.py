@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from control_api import info, openapi
 from control_api.config import ApiConfig
-from control_api.errors import AppError, InvalidRequest, NotFound, Unauthorized
+from control_api.errors import AppError, ClusterRefused, ClusterUnavailable, InvalidRequest, NotFound, Unauthorized
 from control_api.kube import CRDS, Kube
 from trainer import store
 
@@ -99,12 +99,7 @@ def register_info_routes(app: Flask, kube: Kube, model_store: store.ModelStore, 
     routes = {
         "/health": lambda: {"status": "ok"},
         "/openapi.json": lambda: openapi.document(version),
-        "/platform/info": lambda: {
-            "aurora": version,
-            "kubernetes": kube.version().get("gitVersion"),
-            "crdsInstalled": {group: all(kube.crd_installed(n) for n in names) for group, names in CRDS.items()},
-            "features": list(config.features),
-        },
+        "/platform/info": lambda: {"aurora": version, "features": list(config.features), **cluster_facts(kube)},
         "/cluster/nodes": lambda: {"nodes": [info.info_node(n) for n in kube.nodes()]},
         "/cluster/storageclasses": lambda: {
             "storageClasses": [info.info_storage_class(s) for s in kube.storage_classes()]
@@ -124,6 +119,20 @@ def register_info_routes(app: Flask, kube: Kube, model_store: store.ModelStore, 
         endpoint="model_versions",
         view_func=lambda model: jsonify(info.info_model_versions(model_store, model)),
     )
+
+
+def cluster_facts(kube: Kube) -> dict:
+    """Kubernetes' version and which CRDs are installed; what went wrong in their place when unreadable."""
+    try:
+        return {
+            "kubernetes": {"reachable": True, "version": kube.version().get("gitVersion")},
+            "crdsInstalled": {group: all(kube.crd_installed(n) for n in names) for group, names in CRDS.items()},
+        }
+    except ClusterUnavailable as err:
+        return {"kubernetes": {"reachable": False, "error": err.message}}
+    except ClusterRefused as err:
+        # Reached, but it would not tell us: the API still answers with what it knows.
+        return {"kubernetes": {"reachable": True, "error": err.message}}
 
 
 def namespace_arg() -> str | None:
