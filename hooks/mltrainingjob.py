@@ -26,6 +26,11 @@ from trainer.store import is_valid_model_name, is_valid_version, version_at
 
 JOB_KEY = "Job.batch/v1"
 POD_KEY = "Pod.v1"
+RUN_KEY = "MLTrainingJob.aurora.dev/v1alpha1"
+# Runs of one model created this close together choose their versions one after the other;
+# an older run that has not chosen by then (its hook keeps failing) is no longer waited for.
+SIBLING_WAIT_SECONDS = 60
+SIBLING_RESYNC_SECONDS = 2.0
 CONTAINER = "trainer"
 LABEL_MODEL = "aurora.dev/model"
 LABEL_VERSION = "aurora.dev/model-version"
@@ -303,10 +308,55 @@ def new_pod_spec(spec: dict, version: str, config: HookConfig, run_id: str) -> d
 # Status
 
 
-def chosen_version(job: dict | None, previous: dict, now: datetime) -> str:
-    """The run's version: the one the Job carries, else the one recorded, else from `now` (first sync)."""
+def recorded_version(job: dict | None, previous: dict) -> str:
+    """The version a run already has: the one its Job carries, else the one in its status."""
     from_job = ((job or {}).get("metadata") or {}).get("labels", {}).get(LABEL_VERSION)
-    return from_job or previous.get("modelVersion") or version_at(now)
+    return from_job or previous.get("modelVersion", "")
+
+
+def free_version(now: datetime, taken: set[str]) -> str:
+    """The first second from `now` on whose version no other run of the model holds."""
+    moment = now
+    while version_at(moment) in taken:
+        moment += timedelta(seconds=1)
+    return version_at(moment)
+
+
+def sibling_runs(request: dict, parent: dict, model) -> list[dict]:
+    """The other MLTrainingJobs of the same model in the namespace (related objects)."""
+    uid, name = parent["metadata"].get("uid"), parent["metadata"]["name"]
+    return [
+        run
+        for run in observed_group(request, RUN_KEY, "related").values()
+        if (run.get("spec") or {}).get("model") == model
+        and (run.get("metadata") or {}).get("name") != name
+        and (run.get("metadata") or {}).get("uid") != uid
+    ]
+
+
+def sibling_version(run: dict) -> str:
+    status = run.get("status") if isinstance(run.get("status"), dict) else {}
+    version = status.get("modelVersion")
+    return version if isinstance(version, str) and is_valid_version(version) else ""
+
+
+def runs_choosing_first(siblings: list[dict], parent: dict, now: datetime) -> list[str]:
+    """Older runs of the model, created lately, that have not chosen a version yet: they choose first."""
+
+    def created(obj: dict) -> str:
+        return str((obj.get("metadata") or {}).get("creationTimestamp") or "")
+
+    mine = (created(parent), parent["metadata"]["name"])
+    since = now - timedelta(seconds=SIBLING_WAIT_SECONDS)
+    waiting = []
+    for run in siblings:
+        status = run.get("status") if isinstance(run.get("status"), dict) else {}
+        born = parse_rfc3339(created(run))
+        if sibling_version(run) or status.get("phase") == FAILED or born is None or born < since:
+            continue
+        if (created(run), run["metadata"]["name"]) < mine:
+            waiting.append(run["metadata"]["name"])
+    return sorted(waiting)
 
 
 def failure_reason(job: dict, exit_code: int | None) -> tuple[str, str]:
@@ -463,8 +513,9 @@ def sync(request: dict, *, now: datetime, config: HookConfig | None = None) -> d
     parent, spec, previous, wrong_types = read_parent(request)
     errors = spec_errors(spec, parent["metadata"]["name"], config, wrong_types)
     job = observed_job(request, job_name(parent))
-    # An invalid spec starts no run, so it gets no version of its own.
-    version = previous.get("modelVersion", "") if errors and job is None else chosen_version(job, previous, now)
+    version, waiting = run_version(request, parent, spec, previous, job, errors, now)
+    if waiting:
+        return waiting_for_siblings(parent, previous, waiting, now)
     status = compute_status(parent, previous, job, version, request, errors, now)
     children, resync = desired_children(parent, spec, previous, status, job, version, errors, config, now)
     response = {"status": status, "children": children}
@@ -473,11 +524,42 @@ def sync(request: dict, *, now: datetime, config: HookConfig | None = None) -> d
     return response
 
 
+def run_version(request, parent, spec, previous, job, errors, now) -> tuple[str, list[str]]:
+    """The run's version, chosen at its first sync; or none yet, and the older runs it waits for."""
+    version = recorded_version(job, previous)
+    if version or errors:
+        # An invalid spec starts no run, so it gets no version of its own.
+        return version, []
+    siblings = sibling_runs(request, parent, spec.get("model"))
+    waiting = runs_choosing_first(siblings, parent, now)
+    return ("", waiting) if waiting else (free_version(now, {sibling_version(r) for r in siblings}), [])
+
+
+def waiting_for_siblings(parent: dict, previous: dict, waiting: list[str], now: datetime) -> dict:
+    """No version, no Job yet: two runs of a model started in the same second must not share a version."""
+    message = f"waiting for {', '.join(waiting)} (same model, created earlier) to choose its version first"
+    found = [
+        Condition("Complete", False, "WaitingForVersion", message),
+        Condition("Failed", False, "NotFailed", ""),
+        Condition("InvalidSpec", False, "SpecValid", "the spec is valid"),
+    ]
+    generation = parent["metadata"].get("generation", 0)
+    conditions_ = merge_conditions(previous.get("conditions"), found, now=now, generation=generation)
+    status = {"phase": PENDING, "jobName": job_name(parent), "conditions": conditions_}
+    return {"status": status, "children": [], "resyncAfterSeconds": SIBLING_RESYNC_SECONDS}
+
+
 def customize(request: dict) -> dict:
-    """Metacontroller customize hook: this run's trainer pods, whose termination messages carry the metrics."""
+    """Metacontroller customize hook: this run's trainer pods (their termination messages carry the
+    metrics) and the namespace's other runs (so that runs of one model never share a version)."""
     parent, _, _, _ = read_parent(request)
     uid = parent["metadata"].get("uid", "")
     selector = (
         {"matchLabels": {LABEL_RUN_UID: uid}} if uid else {"matchLabels": {LABEL_RUN: parent["metadata"]["name"]}}
     )
-    return {"relatedResources": [{"apiVersion": "v1", "resource": "pods", "labelSelector": selector}]}
+    return {
+        "relatedResources": [
+            {"apiVersion": "v1", "resource": "pods", "labelSelector": selector},
+            {"apiVersion": "aurora.dev/v1alpha1", "resource": "mltrainingjobs", "labelSelector": {}},
+        ]
+    }

@@ -286,9 +286,11 @@ def test_a_malformed_request_raises_instead_of_answering(request_body):
 def test_customize_selects_this_runs_pods_by_uid():
     related = mltrainingjob.customize(copy.deepcopy(BASE))["relatedResources"]
     uid = BASE["parent"]["metadata"]["uid"]
-    assert related == [
-        {"apiVersion": "v1", "resource": "pods", "labelSelector": {"matchLabels": {"aurora.dev/training-job-uid": uid}}}
-    ]
+    assert related[0] == {
+        "apiVersion": "v1",
+        "resource": "pods",
+        "labelSelector": {"matchLabels": {"aurora.dev/training-job-uid": uid}},
+    }
     pod_labels = sync(copy.deepcopy(BASE))["children"][0]["spec"]["template"]["metadata"]["labels"]
     assert pod_labels["aurora.dev/training-job-uid"] == uid
 
@@ -311,3 +313,64 @@ def test_with_no_retention_the_job_is_let_go_only_once_completion_is_on_record(c
     assert JOB not in cluster.children[JOBS]
     cluster.tick(done + timedelta(seconds=2))
     assert cluster.created == [f"{JOBS}/{JOB}"]
+
+
+# Runs of one model started together: no two share a version
+
+
+def with_sibling(request: dict, created: str, status: dict | None = None, model: str = "diabetes") -> dict:
+    sibling = copy.deepcopy(request["parent"])
+    sibling["metadata"].update(name="sibling", uid="uid-sibling", creationTimestamp=created)
+    sibling["spec"]["model"] = model
+    if status is not None:
+        sibling["status"] = status
+    request["related"]["MLTrainingJob.aurora.dev/v1alpha1"] = {"sibling": sibling}
+    return request
+
+
+def stamped(request: dict, created: str) -> dict:
+    request["parent"]["metadata"]["creationTimestamp"] = created
+    return request
+
+
+def test_customize_also_asks_for_the_namespaces_other_runs():
+    related = mltrainingjob.customize(copy.deepcopy(BASE))["relatedResources"]
+    assert {"apiVersion": "aurora.dev/v1alpha1", "resource": "mltrainingjobs", "labelSelector": {}} in related
+
+
+def test_a_younger_run_waits_while_an_older_one_of_the_model_has_no_version():
+    request = with_sibling(stamped(copy.deepcopy(BASE), stamp(FIXED_NOW)), stamp(FIXED_NOW - timedelta(seconds=1)))
+    response = sync(request)
+    assert response["children"] == [] and "modelVersion" not in response["status"]
+    assert response["status"]["conditions"][0]["reason"] == "WaitingForVersion"
+
+
+def test_the_older_run_does_not_wait_for_a_younger_one():
+    request = with_sibling(copy.deepcopy(BASE), stamp(FIXED_NOW))
+    assert sync(request)["status"]["modelVersion"] == "v20261126-100500"
+
+
+@pytest.mark.parametrize(
+    "created_ago, status",
+    [(61, None), (1, {"phase": "Failed", "jobName": "sibling-train"})],
+    ids=["created-over-a-minute-ago", "failed"],
+)
+def test_an_older_run_that_will_not_choose_is_not_waited_for(created_ago, status):
+    now_created = stamped(copy.deepcopy(BASE), stamp(FIXED_NOW))
+    request = with_sibling(now_created, stamp(FIXED_NOW - timedelta(seconds=created_ago)), status)
+    assert sync(request)["status"]["modelVersion"] == "v20261126-100500"
+
+
+def test_versions_held_by_runs_of_other_models_do_not_count():
+    held = {"phase": "Pending", "modelVersion": "v20261126-100500"}
+    request = with_sibling(copy.deepcopy(BASE), stamp(FIXED_NOW), held, model="housing")
+    assert sync(request)["status"]["modelVersion"] == "v20261126-100500"
+
+
+def test_a_run_keeps_its_version_whatever_its_siblings_hold_later(cluster):
+    cluster.tick(FIXED_NOW)
+    cluster.related = {}
+    request = with_sibling(
+        cluster.request(), stamp(FIXED_NOW), {"phase": "Running", "modelVersion": "v20261126-100500"}
+    )
+    assert sync(request, FIXED_NOW + timedelta(seconds=5))["status"]["modelVersion"] == "v20261126-100500"
