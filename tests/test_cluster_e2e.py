@@ -1,0 +1,299 @@
+"""End to end on the real control plane: train, serve, roll out, promote, roll back.
+
+What runs for real: etcd, kube-apiserver, kube-controller-manager (Deployments, ReplicaSets,
+Jobs with their pod failure policy, garbage collection), kube-scheduler, kwok (the kubelet's
+pod and node status), `aurora-hooks` under gunicorn, `aurora-train`, `aurora-serve` under
+gunicorn, Prometheus scraping the inference servers, and `kubectl get mld -w`.
+Stand-ins, because the real thing cannot run here: Metacontroller's loop
+(tests/metacontroller_standin.py), the container runtime for trainer and inference pods
+(tests/trainer_kubelet.py, tests/serving_standins.py) and ingress-nginx's weighted split
+(tests/serving_standins.py).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from tests.conftest import require_tool
+from tests.kube_cluster import Resource, wait
+from tests.metacontroller_standin import Loop, StandIn
+from tests.serving_standins import Router, Tracks
+from tests.test_gunicorn import free_port, wait_until
+from tests.trainer_kubelet import TrainerKubelet
+
+pytestmark = pytest.mark.cluster
+ROOT = Path(__file__).resolve().parent.parent
+TRAINING_JOBS = Resource("aurora.dev/v1alpha1", "mltrainingjobs")
+DEPLOYMENTS = Resource("aurora.dev/v1alpha1", "mldeployments")
+INTERVAL_SECONDS = 3
+TRANSCRIPT = ROOT / "var" / "cluster-e2e.txt"
+
+
+def start_prometheus(work: Path, targets: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "scrape_configs": [
+            {"job_name": "inference", "file_sd_configs": [{"files": [str(targets)], "refresh_interval": "1s"}]}
+        ],
+    }
+    (work / "prometheus.yml").write_text(yaml.safe_dump(config))
+    process = subprocess.Popen(
+        [
+            require_tool("prometheus"),
+            f"--config.file={work / 'prometheus.yml'}",
+            f"--storage.tsdb.path={work / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_until(lambda: requests.get(f"{url}/-/ready", timeout=2).ok, 30, "Prometheus")
+    return process, url
+
+
+def start_hooks(work: Path, prometheus_url: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": str(work / "hooks-metrics"),
+        "AURORA_PROMETHEUS_URL": prometheus_url,
+        "AURORA_TRAINER_IMAGE": "aurora:dev",
+        "AURORA_SERVER_IMAGE": "aurora:dev",
+        "AURORA_DRAIN_SECONDS": "1",
+    }
+    script = str(Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin" / "aurora-hooks")
+    script = script if os.path.exists(script) else "aurora-hooks"
+    log = open(work / "hooks.log", "w")
+    process = subprocess.Popen(
+        [script, "--bind", f"127.0.0.1:{port}", "--workers", "2"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_until(lambda: requests.get(f"{url}/healthz", timeout=2).ok, 30, "aurora-hooks")
+    return process, url
+
+
+def models_volume(namespace: str, folder: Path) -> str:
+    """One static PV per namespace onto the shared folder, bound to that namespace's claim."""
+    return f"""
+apiVersion: v1
+kind: PersistentVolume
+metadata: {{name: aurora-models-{namespace}}}
+spec:
+  capacity: {{storage: 1Gi}}
+  accessModes: [ReadWriteMany]
+  storageClassName: aurora-local
+  persistentVolumeReclaimPolicy: Retain
+  claimRef: {{namespace: {namespace}, name: aurora-models}}
+  hostPath: {{path: {folder}}}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {{name: aurora-models, namespace: {namespace}}}
+spec:
+  accessModes: [ReadWriteMany]
+  storageClassName: aurora-local
+  volumeName: aurora-models-{namespace}
+  resources: {{requests: {{storage: 1Gi}}}}
+"""
+
+
+def training_jobs(namespace: str) -> str:
+    """Three runs of one model applied together, as a sweep in one GitOps change would be."""
+    runs = []
+    for name, alpha in (("diabetes-a", 1.0), ("diabetes-b", 0.5), ("diabetes-c", 0.25)):
+        runs.append(
+            f"""
+apiVersion: aurora.dev/v1alpha1
+kind: MLTrainingJob
+metadata: {{name: {name}, namespace: {namespace}}}
+spec:
+  model: diabetes
+  dataset: {{builtin: diabetes}}
+  estimator: {{type: ridge, params: {{alpha: {alpha}}}}}
+  evaluation: {{gate: {{metric: r2, min: 0.2}}}}
+"""
+        )
+    return "---".join(runs)
+
+
+def ml_deployment(namespace: str, version: str) -> str:
+    return f"""
+apiVersion: aurora.dev/v1alpha1
+kind: MLDeployment
+metadata: {{name: diabetes, namespace: {namespace}}}
+spec:
+  model: diabetes
+  version: {version}
+  replicas: 2
+  ingress: {{host: diabetes.example.com}}
+  canary:
+    replicas: 1
+    steps: [{{setWeight: 20}}, {{setWeight: 50}}]
+    analysis: {{interval: {INTERVAL_SECONDS}s, minRequests: 10, maxErrorRate: 0.05, failureLimit: 2}}
+"""
+
+
+class Platform:
+    """Everything the scenario runs on, started in order and stopped in reverse."""
+
+    def __init__(self, cluster, namespace: str, work: Path):
+        self.cluster, self.namespace, self.kube = cluster, namespace, cluster.admin()
+        self.models = work / "models"
+        self.models.mkdir()
+        self.targets = work / "targets.json"
+        self.targets.write_text("[]")
+        self.prometheus, prometheus_url = start_prometheus(work, self.targets)
+        self.hooks, hooks_url = start_hooks(work, prometheus_url)
+        controllers = ("mltrainingjob-controller", "mldeployment-controller")
+        self.loop = Loop([StandIn(self.kube, name, hooks_url) for name in controllers])
+        self.trainer = TrainerKubelet(self.kube, self.models)
+        self.loop.start()
+        self.trainer.start()
+        self.watch = subprocess.Popen(
+            [str(cluster.bin / "kubectl"), "get", "mld", "-n", namespace, "-w"],
+            env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)},
+            stdout=open(work / "watch.txt", "w"),
+            stderr=subprocess.STDOUT,
+        )
+        self.watch_file = work / "watch.txt"
+
+    def serve(self, faults: dict) -> None:
+        self.tracks = Tracks(self.kube, self.namespace, "diabetes", self.models, self.targets, faults)
+        self.router = Router(self.kube, self.namespace, "diabetes", self.tracks)
+        self.tracks.start()
+
+    def route(self) -> None:
+        self.router.start()
+
+    def status(self, resource: Resource, name: str) -> dict:
+        return self.kube.get(resource.path(self.namespace, name)).get("status") or {}
+
+    def stop(self) -> list[str]:
+        self.watch.terminate()
+        errors = self.loop.stop() + self.trainer.stop()
+        if hasattr(self, "tracks"):
+            if self.router.is_alive():
+                self.router.stop()
+            errors += self.tracks.stop()
+        self.hooks.terminate()
+        self.prometheus.terminate()
+        self.hooks.wait(timeout=30)
+        self.prometheus.wait(timeout=30)
+        return errors
+
+
+@pytest.fixture
+def platform(cluster, aurora_installed, namespace, tmp_path):
+    running = Platform(cluster, namespace, tmp_path)
+    yield running
+    assert running.stop() == []
+
+
+def test_train_serve_promote_and_roll_back_on_the_real_control_plane(cluster, platform, namespace):
+    began = time.monotonic()
+    cluster.kubectl("apply", "-f", "-", stdin=models_volume(namespace, platform.models))
+    cluster.kubectl("apply", "-f", "-", stdin=training_jobs(namespace))
+
+    # Three runs of one model, applied together: three versions, each trained for real.
+    def trained():
+        runs = [platform.status(TRAINING_JOBS, f"diabetes-{x}") for x in "abc"]
+        return runs if all(run.get("phase") == "Succeeded" for run in runs) else None
+
+    runs = wait(trained, 90, "three training runs to succeed")
+    versions = [run["modelVersion"] for run in runs]
+    assert versions == sorted(set(versions)) and all(run["metrics"]["r2"] > 0.2 for run in runs)
+    assert all(run["gatePassed"] and run["promoted"] for run in runs)
+    trained_at = time.monotonic() - began
+    good, newer, broken = versions
+
+    # A version that answers 30 % errors stands in for a broken model.
+    platform.serve(faults={broken: {"AURORA_FAULT_ERROR_RATE": "0.3"}})
+    cluster.kubectl("apply", "-f", "-", stdin=ml_deployment(namespace, good))
+
+    def stable_on(version: str):
+        status = platform.status(DEPLOYMENTS, "diabetes")
+        ready = (status.get("stable") or {}).get("readyReplicas")
+        return status if (status.get("phase"), status.get("stableVersion"), ready) == ("Stable", version, 2) else None
+
+    wait(lambda: stable_on(good), 60, "the first version to be served")
+    served_at = time.monotonic() - began
+    platform.route()
+
+    # A new version goes through the canary weights to promotion.
+    weights = set()
+
+    def promoted():
+        status = platform.status(DEPLOYMENTS, "diabetes")
+        weights.add(status.get("canaryWeight"))
+        return stable_on(newer) if not status.get("canaryVersion") else None
+
+    rollout_began = time.monotonic()
+    cluster.kubectl(
+        "patch", "mld", "diabetes", "-n", namespace, "--type=merge", "-p", f'{{"spec":{{"version":"{newer}"}}}}'
+    )
+    status = wait(promoted, 90, "the canary to be promoted", interval=0.1)
+    promoted_after = time.monotonic() - rollout_began
+    assert {20, 50} <= weights and status["reason"] == "Promoted"
+
+    # A version that fails its analysis is rolled back; stable never moved.
+    def rolled_back():
+        status = platform.status(DEPLOYMENTS, "diabetes")
+        return status if status.get("phase") == "RolledBack" and not status.get("canaryVersion") else None
+
+    rollback_began = time.monotonic()
+    cluster.kubectl(
+        "patch", "mld", "diabetes", "-n", namespace, "--type=merge", "-p", f'{{"spec":{{"version":"{broken}"}}}}'
+    )
+    status = wait(rolled_back, 90, "the broken canary to be rolled back", interval=0.1)
+    rolled_back_after = time.monotonic() - rollback_began
+    assert status["stableVersion"] == newer and status["canaryWeight"] == 0
+    assert "error rate" in status["message"]
+
+    # Once the canary is drained and gone the status settles: no status write causes another.
+    def writes() -> int:
+        return sum(standin.status_writes for standin in platform.loop.standins)
+
+    seen = [writes(), time.monotonic()]
+
+    def settled() -> bool:
+        if writes() != seen[0]:
+            seen[:] = [writes(), time.monotonic()]
+        return time.monotonic() - seen[1] > 3
+
+    wait(settled, 20, "the status to stop changing", interval=0.2)
+
+    answers = platform.router.stop()
+    assert answers[("canary", 500)] > 0 and answers[("stable", 200)] > 0
+    # Promotion and rollback dropped nothing: no request found its track without a server.
+    assert answers[("stable", 500)] == 0 and answers[("stable", "unanswered")] == 0
+    assert answers[("stable", "no backend")] == answers[("canary", "no backend")] == 0
+    time.sleep(1)
+    platform.watch.terminate()
+    report(cluster, namespace, platform, trained_at, served_at, promoted_after, rolled_back_after, answers)
+
+
+def report(cluster, namespace, platform, trained_at, served_at, promoted_after, rolled_back_after, answers) -> None:
+    tables = cluster.kubectl("get", "mltj,mld", "-n", namespace).stdout
+    text = (
+        f"trained 3 versions in {trained_at:.1f} s; first version served at {served_at:.1f} s;\n"
+        f"canary promoted {promoted_after:.1f} s after the version change; broken canary rolled back "
+        f"{rolled_back_after:.1f} s after its version change; analysis interval {INTERVAL_SECONDS} s\n"
+        f"requests answered: {dict(sorted((f'{t} {c}', n) for (t, c), n in answers.items()))}\n\n"
+        f"$ kubectl get mld -w\n{platform.watch_file.read_text()}\n$ kubectl get mltj,mld\n{tables}"
+    )
+    TRANSCRIPT.parent.mkdir(exist_ok=True)
+    TRANSCRIPT.write_text(text)
+    print(text)
