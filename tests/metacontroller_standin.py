@@ -63,11 +63,15 @@ class ParentState:
 
 @dataclass
 class StandIn:
-    """One CompositeController's loop; `hook_base` replaces the webhook URLs' scheme and host."""
+    """One CompositeController's loop; `hook_base` replaces the webhook URLs' scheme and host.
+
+    `namespace` limits it to the parents of one namespace, so that a test sees only its own.
+    """
 
     kube: Kube
     name: str
     hook_base: str
+    namespace: str | None = None
     errors: list[str] = field(default_factory=list)
     syncs: int = 0
     status_writes: int = 0
@@ -96,7 +100,7 @@ class StandIn:
 
     def sync_due(self) -> None:
         """Sync every parent whose world changed or whose resync time came."""
-        for parent in self.kube.list(self.parent_resource):
+        for parent in self.kube.list(self.parent_resource, self.namespace):
             state = self.parents.setdefault(parent["metadata"]["uid"], ParentState())
             observed = self.observe(parent, state)
             fingerprint = fingerprint_of(parent, observed)

@@ -158,8 +158,8 @@ class Platform:
         self.prometheus, prometheus_url = start_prometheus(work, self.targets)
         self.hooks, hooks_url = start_hooks(work, prometheus_url)
         controllers = ("mltrainingjob-controller", "mldeployment-controller")
-        self.loop = Loop([StandIn(self.kube, name, hooks_url) for name in controllers])
-        self.trainer = TrainerKubelet(self.kube, self.models)
+        self.loop = Loop([StandIn(self.kube, name, hooks_url, namespace) for name in controllers])
+        self.trainer = TrainerKubelet(self.kube, namespace, self.models)
         self.loop.start()
         self.trainer.start()
         self.watch = subprocess.Popen(

@@ -25,9 +25,9 @@ EXIT_CODE, MESSAGE = "kwok.aurora.dev/exit-code", "kwok.aurora.dev/termination-m
 
 
 class TrainerKubelet(threading.Thread):
-    def __init__(self, kube: Kube, model_root: Path, *, mount: str = "/models", interval: float = 0.3):
+    def __init__(self, kube: Kube, namespace: str, model_root: Path, *, mount: str = "/models"):
         super().__init__(daemon=True)
-        self.kube, self.model_root, self.mount, self.interval = kube, model_root, mount, interval
+        self.kube, self.namespace, self.model_root, self.mount = kube, namespace, model_root, mount
         self.stopped = threading.Event()
         self.runs: list[dict] = []
         self.errors: list[str] = []
@@ -35,12 +35,12 @@ class TrainerKubelet(threading.Thread):
     def run(self) -> None:
         while not self.stopped.is_set():
             try:
-                for pod in self.kube.list(PODS, labelSelector=TRAINER_PODS):
+                for pod in self.kube.list(PODS, self.namespace, labelSelector=TRAINER_PODS):
                     if is_waiting_for_its_program(pod):
                         self.run_trainer(pod)
             except KubeError as err:
                 self.errors.append(str(err))
-            self.stopped.wait(self.interval)
+            self.stopped.wait(0.3)
 
     def stop(self) -> list[str]:
         self.stopped.set()
