@@ -37,9 +37,13 @@ def moved(obj: dict, namespace: str) -> dict:
 
 
 def test_the_production_overlay_passes_a_server_side_dry_run(cluster, aurora_installed, namespace):
-    # In a namespace of its own: its models claim differs from the kind overlay's, and claims are immutable.
+    # In a namespace of its own: its models claim differs from the kind overlay's, and claims are
+    # immutable. Its cluster-wide objects exist already, possibly applied by another field manager
+    # (aurora-control-api bootstrap): an upgrade takes them over, as `--force-conflicts` says.
     objects = [moved(obj, namespace) for obj in built("production")]
-    result = cluster.kubectl("apply", "--server-side", "--dry-run=server", "-f", "-", stdin=yaml.safe_dump_all(objects))
+    result = cluster.kubectl(
+        "apply", "--server-side", "--force-conflicts", "--dry-run=server", "-f", "-", stdin=yaml.safe_dump_all(objects)
+    )
     assert result.stdout.count("(server dry run)") == len(objects)
 
 
