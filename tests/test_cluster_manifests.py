@@ -70,10 +70,50 @@ def test_the_models_claim_binds_to_the_kind_volume(cluster, aurora_installed):
     wait(bound, 60, "the aurora-models claim to bind")
 
 
-@pytest.mark.parametrize("example", sorted((ROOT / "examples").glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("example", [ROOT / "examples" / f"{k}.yaml" for k in ("mltrainingjob", "mldeployment")])
 def test_the_examples_are_accepted(cluster, aurora_installed, namespace, example):
     for document in documents(example):
         document = copy.deepcopy(document)
         document["metadata"]["namespace"] = namespace
         result = cluster.kubectl("apply", "--server-side", "-f", "-", stdin=yaml.safe_dump(document))
         assert "serverside-applied" in result.stdout
+
+
+def test_a_platform_overlay_without_the_prometheus_operator_sets_its_cluster_settings(
+    cluster, aurora_installed, namespace
+):
+    objects = built_from(cluster, ROOT / "examples" / "overlay")
+    assert not [o for o in objects if o["apiVersion"].startswith("monitoring.coreos.com/")]
+    hooks = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "aurora-hooks")
+    env = {e["name"]: e.get("value") for e in hooks["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["AURORA_PROMETHEUS_URL"] == "http://prometheus-server.observability:9090"
+    policy = next(o for o in objects if o["kind"] == "NetworkPolicy")
+    allowed = [p["namespaceSelector"]["matchLabels"] for p in policy["spec"]["ingress"][0]["from"]]
+    assert allowed == [{"kubernetes.io/metadata.name": n} for n in ("metacontroller-system", "observability")]
+    moved_objects = [moved(obj, namespace) for obj in objects]
+    result = cluster.kubectl(
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "--dry-run=server",
+        "-f",
+        "-",
+        stdin=yaml.safe_dump_all(moved_objects),
+    )
+    assert result.stdout.count("(server dry run)") == len(objects)
+
+
+def test_the_shared_cephfs_volume_recipe_binds_a_claim_per_namespace(cluster, namespace):
+    objects = [
+        yaml.safe_load(yaml.safe_dump(o).replace(": ml", f": {namespace}"))
+        for o in documents(ROOT / "examples" / "models-volume-cephfs.yaml")
+    ]
+    volume, claim = objects
+    assert volume["spec"]["claimRef"] == {"namespace": namespace, "name": "aurora-models"}
+    assert claim["metadata"]["namespace"] == namespace and claim["spec"]["volumeName"] == volume["metadata"]["name"]
+    result = cluster.kubectl("apply", "--server-side", "--dry-run=server", "-f", "-", stdin=yaml.safe_dump_all(objects))
+    assert result.stdout.count("(server dry run)") == 2
+
+
+def built_from(cluster, folder) -> list[dict]:
+    return [d for d in yaml.safe_load_all(cluster.kubectl("kustomize", str(folder)).stdout) if d]
