@@ -233,11 +233,12 @@ def test_train_serve_promote_and_roll_back_on_the_real_control_plane(cluster, pl
     platform.route()
 
     # A new version goes through the canary weights to promotion.
-    weights = set()
+    weights, checks = set(), []
 
     def promoted():
         status = platform.status(DEPLOYMENTS, "diabetes")
         weights.add(status.get("canaryWeight"))
+        note_check(checks, status)
         return stable_on(newer) if not status.get("canaryVersion") else None
 
     rollout_began = time.monotonic()
@@ -251,6 +252,7 @@ def test_train_serve_promote_and_roll_back_on_the_real_control_plane(cluster, pl
     # A version that fails its analysis is rolled back; stable never moved.
     def rolled_back():
         status = platform.status(DEPLOYMENTS, "diabetes")
+        note_check(checks, status)
         return status if status.get("phase") == "RolledBack" and not status.get("canaryVersion") else None
 
     rollback_began = time.monotonic()
@@ -282,17 +284,27 @@ def test_train_serve_promote_and_roll_back_on_the_real_control_plane(cluster, pl
     assert answers[("stable", "no backend")] == answers[("canary", "no backend")] == 0
     time.sleep(1)
     platform.watch.terminate()
-    report(cluster, namespace, platform, trained_at, served_at, promoted_after, rolled_back_after, answers)
+    report(cluster, namespace, platform, (trained_at, served_at, promoted_after, rolled_back_after), answers, checks)
 
 
-def report(cluster, namespace, platform, trained_at, served_at, promoted_after, rolled_back_after, answers) -> None:
+def note_check(checks: list[str], status: dict) -> None:
+    """Each analysis check once, as the status records it."""
+    analysis = status.get("analysis") or {}
+    if analysis.get("time") and (not checks or not checks[-1].startswith(analysis["time"])):
+        step = f"step {analysis.get('step', 0) + 1}"
+        checks.append(f"{analysis['time']} {step}: {analysis.get('verdict')}, {analysis.get('message')}")
+
+
+def report(cluster, namespace, platform, times, answers, checks) -> None:
+    trained_at, served_at, promoted_after, rolled_back_after = times
     tables = cluster.kubectl("get", "mltj,mld", "-n", namespace).stdout
     text = (
         f"trained 3 versions in {trained_at:.1f} s; first version served at {served_at:.1f} s;\n"
         f"canary promoted {promoted_after:.1f} s after the version change; broken canary rolled back "
         f"{rolled_back_after:.1f} s after its version change; analysis interval {INTERVAL_SECONDS} s\n"
         f"requests answered: {dict(sorted((f'{t} {c}', n) for (t, c), n in answers.items()))}\n\n"
-        f"$ kubectl get mld -w\n{platform.watch_file.read_text()}\n$ kubectl get mltj,mld\n{tables}"
+        f"$ kubectl get mld -w\n{platform.watch_file.read_text()}\n$ kubectl get mltj,mld\n{tables}\n"
+        f"analysis checks (status.analysis):\n" + "\n".join(checks) + "\n"
     )
     TRANSCRIPT.parent.mkdir(exist_ok=True)
     TRANSCRIPT.write_text(text)
