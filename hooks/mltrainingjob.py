@@ -20,8 +20,8 @@ from hooks.podsecurity import container_security_context, pod_security_context
 from hooks.request import observed_group, parent_parts
 from hooks.shapes import NUMBER, cleaned, shape_errors
 from trainer.datasets import BUILTIN_NAMES
-from trainer.estimators import parameter_errors
 from trainer.gate import DIRECTIONS
+from trainer.parameters import parameter_errors
 from trainer.store import is_valid_model_name, is_valid_version, version_at
 
 JOB_KEY = "Job.batch/v1"

@@ -279,3 +279,19 @@ def test_unusable_csv_files_exit_2(model_root, tmp_path, content, message):
     path.write_bytes(content)
     code, summary = train(model_root, MODEL, dataset=f"csv:{path}:y", estimator="linear_regression")
     assert code == 2 and message in summary["error"]
+
+
+def test_the_parameter_table_the_hooks_use_is_what_scikit_learn_accepts():
+    from trainer.estimators import ESTIMATORS
+    from trainer.parameters import PARAMETERS
+
+    assert set(PARAMETERS) == set(ESTIMATORS)
+    for kind, estimator in ESTIMATORS.items():
+        assert PARAMETERS[kind] == set(estimator().get_params()), kind
+
+
+def test_the_hook_service_runs_without_importing_scikit_learn():
+    probe = "import sys, hooks.app; hooks.app.create_app(); print(sorted(m for m in sys.modules if 'sklearn' in m))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -8,6 +8,7 @@ from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.utils._param_validation import InvalidParameterError
 
 from trainer.errors import InputError
+from trainer.parameters import parameter_errors
 
 ESTIMATORS: dict[str, type[BaseEstimator]] = {
     "random_forest": RandomForestRegressor,
@@ -18,17 +19,6 @@ ESTIMATORS: dict[str, type[BaseEstimator]] = {
 }
 # Estimators that take a seed get one from the run, so a run is reproducible.
 SEEDED = {"random_forest", "gradient_boosting", "hist_gradient_boosting"}
-
-
-def parameter_errors(kind: str, params: dict) -> str:
-    """Why `kind` with these parameter names cannot be built, or '' when it can."""
-    if kind not in ESTIMATORS:
-        return f"unknown estimator {kind!r}; choose one of {', '.join(ESTIMATORS)}"
-    known = ESTIMATORS[kind]().get_params()
-    unknown = sorted(set(params) - set(known))
-    if unknown:
-        return f"{kind} has no parameter {', '.join(map(repr, unknown))}; it accepts {', '.join(sorted(known))}"
-    return ""
 
 
 def new_estimator(kind: str, params: dict, seed: int) -> BaseEstimator:
