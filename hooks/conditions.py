@@ -44,7 +44,9 @@ def timestamp(text: str) -> datetime | None:
 
 def merge_conditions(previous: list | None, desired: list[Condition], *, now: datetime, generation: int) -> list:
     """Render `desired` as metav1.Conditions, keeping each one's transition time unless its status flips."""
-    earlier = {c.get("type"): c for c in previous or [] if isinstance(c, dict)}
+    # A previous list of any shape (a status edited by hand) only loses its transition times.
+    listed = previous if isinstance(previous, list) else []
+    earlier = {c["type"]: c for c in listed if isinstance(c, dict) and isinstance(c.get("type"), str)}
     merged = []
     for condition in desired:
         status = "True" if condition.status else "False"

@@ -97,6 +97,9 @@ def read_parent(request: dict) -> tuple[dict, dict, dict, list[str]]:
     wrong_types = shape_errors(spec, SPEC_SHAPE, "spec")
     spec = spec if wrong_types else with_defaults(spec)
     status = cleaned(status, STATUS_SHAPE)
+    if "metrics" in status:
+        # Only finite numbers under known names: a hand-edited metric must not break the message.
+        status["metrics"] = reported_metrics(status["metrics"])
     if not is_valid_version(status.get("modelVersion", "")):
         status.pop("modelVersion", None)
     for field in ("startTime", "completionTime"):

@@ -75,6 +75,7 @@ def namespace(cluster):
 @pytest.fixture(scope="session")
 def aurora_installed(cluster):
     """The `kind` overlay applied to the real cluster with server-side apply; kubectl's output."""
-    result = cluster.kubectl("apply", "--server-side", "-k", "manifests/overlays/kind")
+    # As an upgrade does: fields an earlier `aurora-control-api bootstrap` applied are taken over.
+    result = cluster.kubectl("apply", "--server-side", "--force-conflicts", "-k", "manifests/overlays/kind")
     cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
     return result.stdout

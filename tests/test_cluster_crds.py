@@ -154,6 +154,13 @@ def test_defaults_are_filled_in_by_the_server(cluster, aurora_installed, namespa
     spec = create(cluster, obj)["spec"]
     assert spec["canary"]["steps"] == steps(10, {"duration": "60s"}, 50, {"duration": "120s"})
     assert json.dumps(spec["canary"]["analysis"], sort_keys=True) == json.dumps(
-        {"failureLimit": 2, "interval": "30s", "maxErrorRate": 0.01, "maxLatencyP99Seconds": 0.5, "minRequests": 50},
+        {
+            "failureLimit": 2,
+            "interval": "30s",
+            "maxErrorRate": 0.01,
+            "maxInconclusive": 10,
+            "maxLatencyP99Seconds": 0.5,
+            "minRequests": 50,
+        },
         sort_keys=True,
     )

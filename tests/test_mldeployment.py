@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from hooks import mldeployment
+from hooks.conditions import parse_rfc3339
 from tests.hook_fixtures import FIXED_NOW, TEST_CONFIG_MLD, case_name, cases, mldeployment_sync, response_path
 from tests.metacontroller_double import MetacontrollerDouble
 
@@ -16,14 +17,13 @@ CASES = cases("mldeployment")
 DEPLOYMENTS, INGRESSES = "Deployment.apps/v1", "Ingress.networking.k8s.io/v1"
 KEYS = {DEPLOYMENTS: "InPlace", "Service.v1": "InPlace", INGRESSES: "InPlace"}
 OLD, NEW, NEWER = "v20261101-120000", "v20261126-090000", "v20261126-093000"
-GOOD = {
-    "canary": {"requests": 300.0, "errorRate": 0.002, "latencyP99": 0.04},
-    "stable": {"requests": 3000.0, "errorRate": 0.002, "latencyP99": 0.04},
-}
-BAD = {**GOOD, "canary": {"requests": 300.0, "errorRate": 0.071, "latencyP99": 0.04}}
-SLOW = {**GOOD, "canary": {"requests": 300.0, "errorRate": 0.0, "latencyP99": 0.9}}
-WORSE = {**GOOD, "canary": {"requests": 300.0, "errorRate": 0.009, "latencyP99": 0.04}}
-QUIET = {**GOOD, "canary": {"requests": 3.0, "errorRate": 0.0, "latencyP99": 0.03}}
+# How each track behaves; how many requests it gets follows from the routes (Traffic).
+GOOD = {"canary": {"errorRate": 0.002, "latencyP99": 0.04}, "stable": {"errorRate": 0.002, "latencyP99": 0.04}}
+BAD = {**GOOD, "canary": {"errorRate": 0.071, "latencyP99": 0.04}}
+SLOW = {**GOOD, "canary": {"errorRate": 0.0, "latencyP99": 0.9}}
+WORSE = {**GOOD, "canary": {"errorRate": 0.009, "latencyP99": 0.04}}
+# Requests per second reaching the MLDeployment through its routes.
+BUSY, QUIET = 100.0, 0.1
 
 
 @pytest.mark.parametrize("path", CASES, ids=[case_name(p) for p in CASES])
@@ -52,21 +52,37 @@ def new_parent(steps=None, **spec) -> dict:
 
 
 class Rollout:
-    """A cluster whose Deployments become ready one tick after they change, with a metrics source."""
+    """A cluster whose Deployments become ready one tick after they change, with traffic that
+    reaches each track only through the routes the hook emitted (the canary Ingress's weight),
+    and a metrics source saying how each track behaves (None: Prometheus is down)."""
 
-    def __init__(self, parent: dict, metrics=GOOD):
+    def __init__(self, parent: dict, metrics=GOOD, rate: float = BUSY):
         hook = lambda r, now, **kw: mldeployment.sync(r, now=now, config=TEST_CONFIG_MLD, **kw)  # noqa: E731
         self.cluster = MetacontrollerDouble(parent, hook, strategies=KEYS)
         self.now = FIXED_NOW
-        self.metrics = metrics
-        self.canary_ready = True
+        self.metrics, self.rate = metrics, rate
+        self.stable_ready, self.canary_ready = True, True
         self.queried = 0
         self.transcript: list[tuple] = []
+
+    def observations(self, window: dict) -> dict | None:
+        """What Prometheus would answer for the window: requests as routed, behaviour as given."""
+        if self.metrics is None:
+            return None
+        routed = self.rate * window["windowSeconds"] if "ingress" in self.cluster.parent["spec"] else 0.0
+        share = (self.weight_on_ingress() or 0) / 100
+        requests = {"canary": routed * share, "stable": routed * (1 - share)}
+        return {
+            track: {**self.metrics[track], "requests": requests[track]}
+            if requests[track]
+            else {"requests": 0.0, "errorRate": None, "latencyP99": None}
+            for track in ("canary", "stable")
+        }
 
     def tick(self, seconds: float = 31) -> dict:
         window = mldeployment.analysis_window(self.cluster.request(), self.now)
         self.queried += window is not None
-        self.cluster.tick(self.now, observations=self.metrics if window else None)
+        self.cluster.tick(self.now, observations=self.observations(window) if window else None)
         self.become_ready()
         status = self.cluster.status
         self.transcript.append((status["phase"], status["canaryWeight"], (status.get("analysis") or {}).get("verdict")))
@@ -75,7 +91,7 @@ class Rollout:
 
     def become_ready(self) -> None:
         for name, deployment in self.cluster.children[DEPLOYMENTS].items():
-            if name.endswith("canary") and not self.canary_ready:
+            if not (self.canary_ready if name.endswith("canary") else self.stable_ready):
                 continue
             replicas = deployment["spec"]["replicas"]
             deployment["status"] = {
@@ -104,9 +120,9 @@ class Rollout:
         return deployment["spec"]["template"]["metadata"]["labels"]["aurora.dev/model-version"] if deployment else None
 
 
-def started(parent=None, metrics=GOOD) -> Rollout:
+def started(parent=None, metrics=GOOD, rate=BUSY) -> Rollout:
     """A settled stable track, then spec.version changed to NEW."""
-    rollout = Rollout(parent or new_parent(), metrics)
+    rollout = Rollout(parent or new_parent(), metrics, rate)
     rollout.tick(5)
     rollout.tick(5)
     rollout.set(version=NEW)
@@ -162,7 +178,7 @@ def test_slow_or_clearly_worse_canaries_fail_their_checks(metrics, message):
 
 
 def test_no_traffic_never_passes_and_never_rolls_back():
-    rollout = started(metrics=QUIET)
+    rollout = started(rate=QUIET)
     for _ in range(10):
         rollout.tick()
     assert rollout.status["phase"] == "Progressing" and rollout.status["currentStep"] == 0
@@ -361,3 +377,116 @@ def test_the_transcript_of_a_healthy_rollout():
     phases = [phase for phase, _, _ in rollout.transcript]
     assert phases.index("Progressing") < phases.index("Promoting") < len(phases) - 1
     assert ("Progressing", 10, "Pass") in rollout.transcript and ("Progressing", 50, "Pass") in rollout.transcript
+
+
+# Rollouts that never hang, and a status that never lies
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"canary": {"steps": [], "analysis": {"interval": "30s", "minRequests": 50, "failureLimit": 2}}},
+        {
+            "canary": {
+                "steps": [{"pause": {"duration": "60s"}}, {"setWeight": 10}],
+                "analysis": {"interval": "30s", "minRequests": 50, "failureLimit": 2},
+            }
+        },
+        {"ingress": None},
+    ],
+    ids=["no-steps", "leading-pause", "no-ingress"],
+)
+def test_a_canary_nobody_can_reach_pauses_after_max_inconclusive_checks(change):
+    parent = new_parent(**change)
+    if parent["spec"]["ingress"] is None:
+        del parent["spec"]["ingress"]
+    rollout = started(parent)
+    for _ in range(14):
+        rollout.tick()
+    status = rollout.status
+    assert (status["phase"], status["reason"]) == ("Paused", "AnalysisInconclusive")
+    assert "10 checks in a row were inconclusive" in status["message"] and "< minRequests 50" in status["message"]
+    # It waits there: never promoted on its own, never rolled back.
+    for _ in range(5):
+        assert rollout.tick()["phase"] == "Paused"
+    rollout.annotate("promote", "by-hand")
+    assert rollout.tick(5)["phase"] == "Promoting"
+
+
+def test_max_inconclusive_is_a_setting_and_abort_still_acts_when_paused_so():
+    parent = new_parent(steps=[])
+    parent["spec"]["canary"]["analysis"]["maxInconclusive"] = 3
+    rollout = started(parent)
+    run_until(rollout, "Paused", limit=6)
+    assert rollout.status["analysis"]["verdict"] == "Inconclusive"
+    rollout.annotate("abort", "no")
+    assert rollout.tick(5)["phase"] == "RolledBack"
+
+
+def test_a_new_mldeployment_whose_pods_never_become_ready_is_not_available():
+    rollout = Rollout(new_parent())
+    rollout.stable_ready = False
+    for _ in range(4):
+        status = rollout.tick(30)
+    available = next(c for c in status["conditions"] if c["type"] == "Available")
+    assert (available["status"], available["reason"]) == ("False", "StableNotReady")
+    assert "0/2" in available["message"]
+    assert status["stable"] == {"version": OLD, "replicas": 0, "readyReplicas": 0}
+    assert status["desiredVersion"] == OLD
+
+
+def test_each_track_reports_its_version_and_replicas():
+    rollout = started()
+    rollout.tick()
+    rollout.tick()
+    status = rollout.status
+    assert status["stable"] == {"version": OLD, "replicas": 2, "readyReplicas": 2}
+    assert status["canary"] == {"version": NEW, "replicas": 1, "readyReplicas": 1}
+    assert status["desiredVersion"] == NEW
+
+
+def test_resync_after_a_pause_ended_is_the_time_to_the_next_check():
+    steps = [{"setWeight": 10}, {"pause": {"duration": "45s"}}, {"setWeight": 50}]
+    rollout = started(new_parent(steps))
+    while rollout.status.get("currentStep") != 1:
+        rollout.tick()
+    paused_at = parse_rfc3339(rollout.status["stepStartedAt"])
+    # Traffic dries up: the check 30 s into the pause is inconclusive; the pause ends at 45 s.
+    rollout.rate = QUIET
+    rollout.now = paused_at + timedelta(seconds=30)
+    assert rollout.tick(0)["analysis"]["verdict"] == "Inconclusive"
+    rollout.now = paused_at + timedelta(seconds=47)
+    rollout.tick(0)
+    # The next check is due 60 s into the step: 13 s from now, not a retry for unreadable metrics.
+    assert rollout.cluster.last_response["resyncAfterSeconds"] == 13
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("canaryWeight", "10"),
+        ("currentStep", "1"),
+        ("analysis", "passed"),
+        ("actions", ["promote"]),
+        ("stepStartedAt", 1732615200),
+        ("phase", 7),
+        ("stable", "all"),
+    ],
+)
+def test_a_hand_edited_status_of_the_wrong_type_never_fails_a_sync(field, value):
+    rollout = started()
+    rollout.tick()
+    rollout.tick()
+    request = rollout.cluster.request()
+    request["parent"]["status"][field] = value
+    response = mldeployment.sync(request, now=rollout.now, observations=None, config=TEST_CONFIG_MLD)
+    assert response["status"]["canaryVersion"] == NEW and isinstance(response["status"]["canaryWeight"], int)
+
+
+def test_a_new_rollout_forgets_the_canary_still_draining_from_the_last_one():
+    rollout = started()
+    run_until(rollout, "Stable")
+    assert rollout.status.get("drainingVersion") == NEW
+    rollout.set(version=NEWER)
+    status = rollout.tick(1)
+    assert status["canaryVersion"] == NEWER and "drainingVersion" not in status and "drainingSince" not in status

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hooks import app as hooks_app
 from hooks import mldeployment, mltrainingjob
 from hooks.errors import MalformedRequest
-from tests.hook_fixtures import FIXED_NOW, TEST_CONFIG, TEST_CONFIG_MLD, cases
+from tests.hook_fixtures import FIXED_NOW, TEST_CONFIG, TEST_CONFIG_MLD, cases, response_path
 
 settings.register_profile("ci", max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("soak", max_examples=20_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -99,6 +99,53 @@ def mutated_requests(draw, kind: str):
             )
         ) | (parent.get("status") or {} if draw(st.booleans()) else {})
     return request
+
+
+def golden_statuses(kind: str) -> list[dict]:
+    return [json.loads(response_path(p).read_text())["status"] for p in cases(kind)]
+
+
+def status_field_names(statuses: list[dict]) -> list[str]:
+    """Every field the hooks write, nested ones as dotted paths (analysis.failedChecks, ...)."""
+    names = set()
+    for status in statuses:
+        for key, value in status.items():
+            names.add(key)
+            if isinstance(value, dict):
+                names.update(f"{key}.{inner}" for inner in value)
+    return sorted(names)
+
+
+@st.composite
+def hand_edited(draw, kind: str):
+    """A request whose status is a real one with some real fields removed or given any other value."""
+    statuses = golden_statuses(kind)
+    request = copy.deepcopy(draw(st.sampled_from(MLD_BASE if kind == "mldeployment" else MLTJ_BASE)))
+    status = copy.deepcopy(draw(st.sampled_from(statuses)))
+    for name in draw(st.lists(st.sampled_from(status_field_names(statuses)), min_size=1, max_size=4)):
+        outer, _, inner = name.partition(".")
+        target = status if not inner else status.get(outer)
+        key = inner or outer
+        if isinstance(target, dict):
+            if draw(st.booleans()):
+                target.pop(key, None)
+            else:
+                target[key] = draw(json_values)
+    request["parent"]["status"] = status
+    return request
+
+
+@given(hand_edited("mldeployment"))
+def test_a_hand_edited_mldeployment_status_never_fails_a_sync(request):
+    response = run("mldeployment", copy.deepcopy(request))
+    status = response["status"]
+    assert type(status["canaryWeight"]) is int and isinstance(status["canaryVersion"], str)
+    assert status["phase"] in {"Stable", "Progressing", "Paused", "Promoting", "RolledBack", "Failed"}
+
+
+@given(hand_edited("mltrainingjob"))
+def test_a_hand_edited_mltrainingjob_status_never_fails_a_sync(request):
+    assert run("mltrainingjob", copy.deepcopy(request))["status"]["phase"]
 
 
 def observed_names(request: dict) -> set[str]:

@@ -1,0 +1,66 @@
+"""Canary analysis: one window's numbers judged against the thresholds, with the deciding numbers.
+
+Pure: the numbers come from Prometheus through the HTTP layer (hooks/prometheus.py).
+"""
+
+from __future__ import annotations
+
+PASS, FAIL, INCONCLUSIVE = "Pass", "Fail", "Inconclusive"
+# A canary is "clearly worse" than stable when it is this many times worse and by at least this much.
+WORSE_FACTOR = 2.0
+WORSE_ERROR_RATE_MARGIN = 0.005
+WORSE_LATENCY_MARGIN_SECONDS = 0.05
+
+
+def judge(observations: dict, analysis: dict) -> tuple[str, list[str]]:
+    """Pass, Fail or Inconclusive for one window, with the deciding numbers."""
+    canary, stable = observations.get("canary") or {}, observations.get("stable") or {}
+    requests = canary.get("requests") or 0
+    # No requests at all is never a pass, even with minRequests 0.
+    if requests < max(analysis["minRequests"], 1):
+        return INCONCLUSIVE, [f"canary served {requests:g} requests < minRequests {analysis['minRequests']}"]
+    reasons = threshold_failures(canary, analysis) or comparison_failures(canary, stable, analysis)
+    return (FAIL, reasons) if reasons else (PASS, [summary_line(canary, analysis)])
+
+
+def threshold_failures(canary: dict, analysis: dict) -> list[str]:
+    reasons = []
+    error_rate, p99 = canary.get("errorRate"), canary.get("latencyP99")
+    if error_rate is not None and error_rate > analysis["maxErrorRate"]:
+        reasons.append(f"canary error rate {error_rate:.3g} > {analysis['maxErrorRate']:g}")
+    if p99 is not None and p99 > analysis["maxLatencyP99Seconds"]:
+        reasons.append(f"canary p99 {p99:.3g}s > {analysis['maxLatencyP99Seconds']:g}s")
+    return reasons
+
+
+def comparison_failures(canary: dict, stable: dict, analysis: dict) -> list[str]:
+    """Clearly worse than stable (judged only when stable served enough requests too)."""
+    if (stable.get("requests") or 0) < analysis["minRequests"]:
+        return []
+    reasons = []
+    measures = (
+        ("errorRate", "error rate", WORSE_ERROR_RATE_MARGIN, ""),
+        ("latencyP99", "p99", WORSE_LATENCY_MARGIN_SECONDS, "s"),
+    )
+    for field, name, margin, unit in measures:
+        ours, theirs = canary.get(field), stable.get(field)
+        if ours is not None and theirs is not None and ours > max(theirs * WORSE_FACTOR, theirs + margin):
+            reasons.append(f"canary {name} {ours:.3g}{unit} is clearly worse than stable's {theirs:.3g}{unit}")
+    return reasons
+
+
+def summary_line(canary: dict, analysis: dict) -> str:
+    error_rate, p99 = canary.get("errorRate") or 0.0, canary.get("latencyP99") or 0.0
+    return (
+        f"canary error rate {error_rate:.3g} <= {analysis['maxErrorRate']:g}, "
+        f"p99 {p99:.3g}s <= {analysis['maxLatencyP99Seconds']:g}s over {canary.get('requests', 0):g} requests"
+    )
+
+
+def track_numbers(track: dict | None) -> dict:
+    track = track or {}
+    return {
+        "requests": track.get("requests") or 0,
+        "errorRate": track.get("errorRate"),
+        "latencyP99": track.get("latencyP99"),
+    }

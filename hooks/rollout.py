@@ -1,0 +1,318 @@
+"""An MLDeployment's rollout as typed values: its phase, its steps, its last check, its state.
+
+The state is read once from the previous status by `read_rollout`: a field of the wrong type
+(a status edited by hand, an older controller's) is dropped there and nowhere else. It
+changes only through the named transitions below and is written back by `status_fields`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from functools import lru_cache
+
+from hooks.conditions import parse_rfc3339, rfc3339
+
+DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+ACTIONS = ("promote", "abort", "retry")
+
+
+class Phase(StrEnum):
+    STABLE = "Stable"  # one version serves all traffic; no canary takes any
+    PROGRESSING = "Progressing"  # a canary is starting, or walking the steps under analysis
+    PAUSED = "Paused"  # the canary holds its weight: spec.paused, a gate step, or checks that stay inconclusive
+    PROMOTING = "Promoting"  # the stable track moves to the canary's version; the canary keeps its weight meanwhile
+    ROLLED_BACK = "RolledBack"  # the canary failed or was aborted; stable serves all until a new version or retry
+    FAILED = "Failed"  # the spec is invalid and no stable track exists to keep serving
+
+
+ROLLING = frozenset({Phase.PROGRESSING, Phase.PAUSED})
+
+
+def parse_duration(text) -> int | None:
+    """'90s', '2m', '1h30m' -> seconds; None when malformed."""
+    return duration_seconds(text) if isinstance(text, str) and text else None
+
+
+@lru_cache(maxsize=1024)
+def duration_seconds(text: str) -> int | None:
+    match = DURATION.fullmatch(text)
+    if not match:
+        return None
+    hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+@dataclass(frozen=True)
+class Step:
+    """One of spec.canary.steps, parsed once: the one place that says what a step means."""
+
+    index: int
+    weight: int  # the canary's weight during the step: the last setWeight so far, 0 before any
+    pause_seconds: int  # the least time the step lasts (0 for a setWeight)
+    is_gate: bool  # a pause without a duration: it waits for aurora.dev/promote
+
+
+def parse_steps(raw: list[dict]) -> tuple[Step, ...]:
+    """Steps of a validated spec."""
+    steps, weight = [], 0
+    for index, step in enumerate(raw):
+        weight = step.get("setWeight", weight)
+        pause = step.get("pause")
+        is_gate = pause is not None and "duration" not in pause
+        seconds = parse_duration(pause.get("duration")) if pause and not is_gate else 0
+        steps.append(Step(index, weight, seconds or 0, is_gate))
+    return tuple(steps)
+
+
+@dataclass(frozen=True)
+class Check:
+    """The rollout's analysis record (status.analysis): counters and the last check."""
+
+    failed: int = 0  # failed checks in this rollout
+    inconclusive: int = 0  # Inconclusive checks in a row
+    time: datetime | None = None
+    verdict: str = ""
+    step: int = 0
+    message: str = ""
+    canary: dict | None = None
+    stable: dict | None = None
+    thresholds: dict | None = None
+
+
+@dataclass(frozen=True)
+class Rollout:
+    phase: Phase
+    stable_version: str
+    canary_version: str = ""
+    canary_weight: int = 0
+    step: int | None = None
+    step_started: datetime | None = None
+    started: datetime | None = None
+    check: Check | None = None
+    actions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    failed_version: str = ""
+    draining_since: datetime | None = None
+    draining_version: str = ""
+    # The spec generation an inconclusive pause began at: a spec change resumes the rollout.
+    paused_generation: int | None = None
+    reason: str = ""
+    message: str = ""
+
+
+# Reading the previous status
+
+
+def text(status: dict, key: str) -> str:
+    value = status.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def integer(status: dict, key: str, low: int = 0, high: int | None = None) -> int | None:
+    value = status.get(key)
+    if type(value) is not int or value < low or (high is not None and value > high):
+        return None
+    return value
+
+
+def moment(status: dict, key: str) -> datetime | None:
+    return parse_rfc3339(status.get(key))
+
+
+def read_rollout(status: dict, initial_version: str) -> Rollout:
+    """The rollout the previous status records; a status without a phase starts Stable at `initial_version`."""
+    try:
+        phase = Phase(status.get("phase"))
+    except ValueError:
+        return Rollout(Phase.STABLE, text(status, "stableVersion") or initial_version, actions=read_actions(status))
+    return Rollout(
+        phase=phase,
+        stable_version=text(status, "stableVersion") or initial_version,
+        canary_version=text(status, "canaryVersion"),
+        canary_weight=integer(status, "canaryWeight", 0, 100) or 0,
+        step=integer(status, "currentStep"),
+        step_started=moment(status, "stepStartedAt"),
+        started=moment(status, "rolloutStartedAt"),
+        check=read_check(status.get("analysis")),
+        actions=read_actions(status),
+        failed_version=text(status, "failedVersion"),
+        draining_since=moment(status, "drainingSince"),
+        draining_version=text(status, "drainingVersion"),
+        paused_generation=integer(status, "pausedGeneration"),
+        reason=text(status, "reason"),
+        message=text(status, "message"),
+    )
+
+
+def read_check(analysis) -> Check | None:
+    if not isinstance(analysis, dict):
+        return None
+    counters = Check(
+        failed=integer(analysis, "failedChecks") or 0, inconclusive=integer(analysis, "inconclusiveChecks") or 0
+    )
+    time = moment(analysis, "time")
+    if time is None:
+        # A check without its time cannot be placed: only the counters are kept.
+        return counters
+    tracks = {k: analysis[k] if isinstance(analysis.get(k), dict) else None for k in ("canary", "stable", "thresholds")}
+    return Check(
+        failed=counters.failed,
+        inconclusive=counters.inconclusive,
+        time=time,
+        verdict=text(analysis, "verdict"),
+        step=integer(analysis, "step") or 0,
+        message=text(analysis, "message"),
+        **tracks,
+    )
+
+
+def read_actions(status: dict) -> dict[str, tuple[str, ...]]:
+    actions = status.get("actions") if isinstance(status.get("actions"), dict) else {}
+    seen = {}
+    for action in ACTIONS:
+        values = actions.get(action)
+        if isinstance(values, list):
+            seen[action] = tuple(v for v in values if isinstance(v, str))
+    return seen
+
+
+# Writing it back
+
+
+def status_fields(r: Rollout) -> dict:
+    """The rollout's part of status: empty fields are left out, the canary's version and weight never."""
+    fields = {
+        "phase": str(r.phase),
+        "stableVersion": r.stable_version,
+        "canaryVersion": r.canary_version,
+        "canaryWeight": r.canary_weight,
+        "currentStep": r.step,
+        "stepStartedAt": r.step_started and rfc3339(r.step_started),
+        "rolloutStartedAt": r.started and rfc3339(r.started),
+        "analysis": r.check and check_fields(r.check),
+        "actions": {k: list(v) for k, v in r.actions.items() if v},
+        "failedVersion": r.failed_version,
+        "drainingSince": r.draining_since and rfc3339(r.draining_since),
+        "drainingVersion": r.draining_version,
+        "pausedGeneration": r.paused_generation,
+        "reason": r.reason,
+        "message": r.message,
+    }
+    kept = ("canaryVersion", "canaryWeight")
+    return {k: v for k, v in fields.items() if v not in (None, "", {}) or k in kept}
+
+
+def check_fields(c: Check) -> dict:
+    fields = {
+        "time": c.time and rfc3339(c.time),
+        "verdict": c.verdict,
+        "failedChecks": c.failed,
+        "inconclusiveChecks": c.inconclusive or None,
+        "step": c.step if c.time else None,
+        "message": c.message,
+        "canary": c.canary,
+        "stable": c.stable,
+        "thresholds": c.thresholds,
+    }
+    return {k: v for k, v in fields.items() if v not in (None, "")}
+
+
+# Transitions
+
+
+def start_canary(r: Rollout, version: str, now: datetime) -> Rollout:
+    """A new canary at weight 0; whatever the last rollout left (a draining canary included) is forgotten."""
+    return replace(
+        r,
+        phase=Phase.PROGRESSING,
+        canary_version=version,
+        canary_weight=0,
+        step=None,
+        step_started=None,
+        started=now,
+        check=Check(),
+        failed_version="",
+        draining_since=None,
+        draining_version="",
+        paused_generation=None,
+        reason="",
+        message=f"canary {version} starting",
+    )
+
+
+def end_canary(r: Rollout, phase: Phase, reason: str, message: str, now: datetime) -> Rollout:
+    """Weight 0 at once; the canary's pods are removed once drained."""
+    return replace(
+        r,
+        phase=phase,
+        canary_version="",
+        canary_weight=0,
+        step=None,
+        step_started=None,
+        started=None,
+        draining_since=now,
+        draining_version=r.canary_version,
+        paused_generation=None,
+        reason=reason,
+        message=message,
+    )
+
+
+def roll_back(r: Rollout, reason: str, message: str, now: datetime) -> Rollout:
+    """The canary failed or was aborted: its version is remembered as failed."""
+    return replace(end_canary(r, Phase.ROLLED_BACK, reason, message, now), failed_version=r.canary_version)
+
+
+def revert(r: Rollout, message: str, now: datetime) -> Rollout:
+    """spec.version went back to the stable version mid-rollout."""
+    return replace(end_canary(r, Phase.STABLE, "VersionReverted", message, now), failed_version="")
+
+
+def complete_promotion(r: Rollout, now: datetime) -> Rollout:
+    """Stable runs the canary's version everywhere: it is the stable version now."""
+    done = end_canary(r, Phase.STABLE, "Promoted", f"{r.canary_version} promoted to stable", now)
+    return replace(done, stable_version=r.canary_version, failed_version="")
+
+
+def begin_promotion(r: Rollout, reason: str, message: str) -> Rollout:
+    return replace(r, phase=Phase.PROMOTING, paused_generation=None, reason=reason, message=message)
+
+
+def enter_step(r: Rollout, steps: tuple[Step, ...], index: int, now: datetime) -> Rollout:
+    """Start step `index` (its weight, its gate); past the last step, promote."""
+    if steps and index >= len(steps):
+        return begin_promotion(r, "StepsCompleted", "all steps passed: promoting")
+    step = steps[index] if steps else None
+    gate = step is not None and step.is_gate
+    return replace(
+        r,
+        phase=Phase.PAUSED if gate else r.phase,
+        step=index,
+        step_started=now,
+        canary_weight=step.weight if step else r.canary_weight,
+        message=step_message(steps, index, gate),
+    )
+
+
+def step_message(steps: tuple[Step, ...], index: int, gate: bool) -> str:
+    if not steps:
+        return "no steps: promoting after the first passing check"
+    return f"step {index + 1}/{len(steps)}" + (": waiting for aurora.dev/promote" if gate else "")
+
+
+def record_check(r: Rollout, check: Check) -> Rollout:
+    return replace(r, check=check, message=check.message)
+
+
+def pause_inconclusive(r: Rollout, message: str, generation: int) -> Rollout:
+    return replace(r, phase=Phase.PAUSED, paused_generation=generation, reason="AnalysisInconclusive", message=message)
+
+
+def resume(r: Rollout) -> Rollout:
+    """Back to Progressing; an inconclusive pause's count starts again."""
+    if r.paused_generation is None:
+        return replace(r, phase=Phase.PROGRESSING)
+    check = replace(r.check, inconclusive=0) if r.check else None
+    return replace(r, phase=Phase.PROGRESSING, paused_generation=None, reason="", check=check)
