@@ -10,7 +10,7 @@ fixed order, then builds the children and the status from it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from hooks import analysis as checks
@@ -271,7 +271,7 @@ def follow_spec_version(r: Rollout, plan: Plan, now: datetime) -> Rollout:
     if r.phase in ROLLING and wanted == r.stable_version:
         return revert(r, f"spec.version is back to {wanted}: rollout aborted", now)
     if r.phase == Phase.ROLLED_BACK and wanted == r.stable_version:
-        return replace(r, phase=Phase.STABLE, failed_version="", reason="VersionReverted", message="")
+        return r._replace(phase=Phase.STABLE, failed_version="", reason="VersionReverted", message="")
     current = {
         Phase.PROGRESSING: r.canary_version,
         Phase.PAUSED: r.canary_version,
@@ -290,7 +290,8 @@ def apply_actions(r: Rollout, annotations: dict, plan: Plan, now: datetime) -> R
             continue
         seen[action] = (seen[action] + [value])[-SEEN_ACTIONS_KEPT:]
         r = act(r, action, value, plan, now)
-    return replace(r, actions={k: tuple(v) for k, v in seen.items() if v})
+    actions = {k: tuple(v) for k, v in seen.items() if v}
+    return r if actions == r.actions else r._replace(actions=actions)
 
 
 def act(r: Rollout, action: str, value: str, plan: Plan, now: datetime) -> Rollout:
@@ -326,7 +327,7 @@ def run_analysis(r: Rollout, plan: Plan, observations: dict | None, now: datetim
     if not is_analysis_due(r, plan, now):
         return r
     if observations is None:
-        return replace(r, message="metrics could not be read: holding, with no promotion and no rollback on metrics")
+        return r._replace(message="metrics could not be read: holding, with no promotion and no rollback on metrics")
     verdict, reasons = checks.judge(observations, plan.analysis)
     before = r.check or Check()
     failed = before.failed + (verdict == checks.FAIL)
@@ -342,9 +343,8 @@ def run_analysis(r: Rollout, plan: Plan, observations: dict | None, now: datetim
         thresholds={k: plan.analysis[k] for k in THRESHOLDS},
     )
     # Held for inconclusive checks, the status keeps saying why; the check's numbers are in analysis.
-    return (
-        replace(record_check(r, check), message=r.message) if is_held_inconclusive(r, plan) else record_check(r, check)
-    )
+    recorded = record_check(r, check)
+    return recorded._replace(message=r.message) if is_held_inconclusive(r, plan) else recorded
 
 
 def check_failure_limit(r: Rollout, plan: Plan, now: datetime) -> Rollout:
@@ -358,7 +358,7 @@ def apply_pause(r: Rollout, plan: Plan) -> Rollout:
     """spec.paused holds a rolling canary where it is; unpausing resumes, unless at a gate or held for
     inconclusive checks (a spec change ends that hold)."""
     if r.phase == Phase.PROGRESSING and plan.paused:
-        return replace(r, phase=Phase.PAUSED)
+        return r._replace(phase=Phase.PAUSED)
     if r.phase == Phase.PAUSED and not plan.paused and not is_at_gate(r, plan) and not is_held_inconclusive(r, plan):
         return resume(r)
     return r
@@ -401,7 +401,7 @@ def finish_promotion(r: Rollout, plan: Plan, stable: dict | None, now: datetime)
 
 
 def finish_drain(r: Rollout, config: HookConfig, now: datetime) -> Rollout:
-    return replace(r, draining_since=None, draining_version="") if has_drained(r, config, now) else r
+    return r._replace(draining_since=None, draining_version="") if has_drained(r, config, now) else r
 
 
 def decide(r: Rollout, plan: Plan, annotations, tracks: tuple, observations, config: HookConfig, now) -> Rollout:
@@ -560,6 +560,6 @@ def invalid_response(request, parent, spec, previous, tracks, errors, now) -> di
     stable = tracks[0]
     r = read_rollout(previous, deployment_version(stable) if stable else "")
     if stable is None and not is_phase(previous.get("phase")):
-        r = replace(r, phase=Phase.FAILED)
+        r = r._replace(phase=Phase.FAILED)
     status = compute_status(parent, r, spec, tracks, errors, previous, now)
     return {"status": status, "children": kept_children(request)}

@@ -8,18 +8,37 @@ The API server enforces the CRD schema, but a hook must not fail on what it did 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 NUMBER = (int, float)
 
 
 def conforms(value, shape) -> bool:
+    return checker(shape)(value)
+
+
+# Each shape's check is built once (the spec is checked on every sync); the cache keeps the
+# shape alive, so its id is never reused.
+_CHECKERS: dict[int, tuple[object, Callable[[object], bool]]] = {}
+
+
+def checker(shape) -> Callable[[object], bool]:
+    entry = _CHECKERS.get(id(shape))
+    if entry is None:
+        entry = _CHECKERS[id(shape)] = (shape, build_checker(shape))
+    return entry[1]
+
+
+def build_checker(shape) -> Callable[[object], bool]:
     if isinstance(shape, dict):
-        return type(value) is dict and all(conforms(value[k], s) for k, s in shape.items() if k in value)
+        fields = [(key, build_checker(inner)) for key, inner in shape.items()]
+        return lambda value: type(value) is dict and all(check(value[k]) for k, check in fields if k in value)
     if isinstance(shape, list):
-        return type(value) is list and all(conforms(item, shape[0]) for item in value)
+        item = build_checker(shape[0])
+        return lambda value: type(value) is list and all(map(item, value))
     # bool is an int to Python, never to JSON Schema.
-    if type(value) is bool:
-        return shape is bool or (isinstance(shape, tuple) and bool in shape)
-    return isinstance(value, shape)
+    takes_bool = shape is bool or (isinstance(shape, tuple) and bool in shape)
+    return lambda value: isinstance(value, shape) and (takes_bool or type(value) is not bool)
 
 
 def shape_errors(value, shape, where: str) -> list[str]:
