@@ -73,6 +73,8 @@ def webhook(controller: str, hook: str, handler: Callable[[dict], dict], metrics
             body = read_body()
             answer = handler(body)
             result, response = "ok", json_response(answer)
+            if hook == "sync":
+                metrics.record_transition(controller, body, answer)
         except MalformedRequest as err:
             result, response = "bad_request", json_response({"error": str(err)}, 400)
         except RequestEntityTooLarge as err:

@@ -1,4 +1,5 @@
-"""The hook service's metrics: syncs, errors and latency per controller and hook."""
+"""The hook service's metrics: syncs, errors and latency per controller and hook, and the
+phase changes the hooks decided (an event count per object: counters never go stale)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,24 @@ class HookMetrics:
             registry=registry,
         )
 
+        self.transitions = Counter(
+            f"{PREFIX}_phase_transitions_total",
+            "Status phase changes decided by a sync hook, by object, new phase and reason",
+            ("controller", "namespace", "name", "phase", "reason"),
+            registry=registry,
+        )
+
     def record(self, controller: str, hook: str, result: str, seconds: float) -> None:
         self.calls.labels(controller, hook, result).inc()
         self.latency.labels(controller, hook).observe(seconds)
+
+    def record_transition(self, controller: str, body: dict, answer: dict) -> None:
+        """Count a sync whose status moves its object to another phase or reason."""
+        parent = body.get("parent") or {}
+        before = parent.get("status") if isinstance(parent.get("status"), dict) else {}
+        after = answer.get("status") or {}
+        moved = (before.get("phase"), before.get("reason")) != (after.get("phase"), after.get("reason"))
+        if moved and after.get("phase"):
+            metadata = parent.get("metadata") or {}
+            labels = (metadata.get("namespace") or "", metadata.get("name") or "")
+            self.transitions.labels(controller, *labels, after["phase"], after.get("reason") or "").inc()

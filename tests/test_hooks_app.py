@@ -15,7 +15,7 @@ import requests
 from hooks import app as hooks_app
 from hooks import mldeployment, mltrainingjob
 from hooks.prometheus import PrometheusClient
-from tests.hook_fixtures import FIXED_NOW, TEST_CONFIG, cases, response_path
+from tests.hook_fixtures import FIXED_NOW, TEST_CONFIG, cases, observations_path, response_path
 from tests.test_gunicorn import free_port, wait_until
 
 FIRST = cases("mltrainingjob")[0]
@@ -140,3 +140,29 @@ def test_an_unreachable_prometheus_gives_no_observations_and_the_rollout_holds(t
     status = response.get_json()["status"]
     assert response.status_code == 200 and status["phase"] == "Progressing"
     assert "metrics could not be read" in status["message"]
+
+
+class FixedPrometheus:
+    """A test double of the Prometheus client: the same recorded numbers for every window."""
+
+    def __init__(self, observations: dict):
+        self.observations = observations
+
+    def observe(self, window: dict) -> dict:
+        return self.observations
+
+
+def test_a_sync_that_changes_the_phase_is_counted_as_a_transition(monkeypatch):
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    case = next(p for p in MLD_CASES if p.name.startswith("08-"))
+    request = json.loads(case.read_text())
+    prometheus = FixedPrometheus(json.loads(observations_path(case).read_text()))
+    client = hooks_app.create_app(TEST_CONFIG, clock=lambda: FIXED_NOW, prometheus=prometheus).test_client()
+    answer = client.post("/mldeployment/sync", json=request).get_json()
+    assert answer["status"]["phase"] == "RolledBack"
+    # The status it wrote, read back: the phase stays, nothing more is counted.
+    request["parent"]["status"] = answer["status"]
+    client.post("/mldeployment/sync", json=request)
+    text = client.get("/metrics").get_data(as_text=True)
+    labels = 'controller="mldeployment",name="housing",namespace="ml",phase="RolledBack",reason="AnalysisFailed"'
+    assert f"aurora_hooks_phase_transitions_total{{{labels}}} 1.0" in text
