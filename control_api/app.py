@@ -122,17 +122,17 @@ def register_info_routes(app: Flask, kube: Kube, model_store: store.ModelStore, 
 
 
 def cluster_facts(kube: Kube) -> dict:
-    """Kubernetes' version and which CRDs are installed; what went wrong in their place when unreadable."""
+    """Kubernetes' version and which CRDs are installed; what went wrong in place of what could not be read."""
+    facts = {"kubernetes": {"reachable": True}}
     try:
-        return {
-            "kubernetes": {"reachable": True, "version": kube.version().get("gitVersion")},
-            "crdsInstalled": {group: all(kube.crd_installed(n) for n in names) for group, names in CRDS.items()},
-        }
+        facts["kubernetes"]["version"] = kube.version().get("gitVersion")
+        facts["crdsInstalled"] = {group: all(kube.crd_installed(n) for n in names) for group, names in CRDS.items()}
     except ClusterUnavailable as err:
-        return {"kubernetes": {"reachable": False, "error": err.message}}
+        facts["kubernetes"] = {"reachable": False, "error": err.message}
     except ClusterRefused as err:
         # Reached, but it would not tell us: the API still answers with what it knows.
-        return {"kubernetes": {"reachable": True, "error": err.message}}
+        facts["kubernetes"]["error"] = err.message
+    return facts
 
 
 def namespace_arg() -> str | None:

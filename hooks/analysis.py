@@ -57,10 +57,15 @@ def summary_line(canary: dict, analysis: dict) -> str:
     )
 
 
-def track_numbers(track: dict | None) -> dict:
-    track = track or {}
+def number(value) -> float | None:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def track_numbers(track) -> dict:
+    """One track's numbers as recorded in status.analysis (anything else is dropped)."""
+    track = track if isinstance(track, dict) else {}
     return {
-        "requests": track.get("requests") or 0,
-        "errorRate": track.get("errorRate"),
-        "latencyP99": track.get("latencyP99"),
+        "requests": number(track.get("requests")) or 0,
+        "errorRate": number(track.get("errorRate")),
+        "latencyP99": number(track.get("latencyP99")),
     }

@@ -73,8 +73,8 @@ def webhook(controller: str, hook: str, handler: Callable[[dict], dict], metrics
             body = read_body()
             answer = handler(body)
             result, response = "ok", json_response(answer)
-            if hook == "sync":
-                metrics.record_transition(controller, body, answer)
+            if (controller, hook) == ("mldeployment", "sync"):
+                metrics.record_transition(body, answer)
         except MalformedRequest as err:
             result, response = "bad_request", json_response({"error": str(err)}, 400)
         except RequestEntityTooLarge as err:
@@ -105,11 +105,11 @@ def metrics_view(registry: CollectorRegistry):
 def mldeployment_handler(config: HookConfig, clock: Callable[[], datetime], prometheus: PrometheusClient | None):
     """Read Prometheus only when the reconciler says a check is due, then reconcile."""
 
+    def read_metrics(window: dict) -> dict | None:
+        return prometheus.observe(window) if prometheus else None
+
     def handle(body: dict) -> dict:
-        now = clock()
-        window = mldeployment.analysis_window(body, now)
-        observations = prometheus.observe(window) if window and prometheus else None
-        return mldeployment.sync(body, now=now, observations=observations, config=config)
+        return mldeployment.reconcile(body, now=clock(), read_metrics=read_metrics, config=config)
 
     return handle
 

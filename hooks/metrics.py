@@ -1,9 +1,13 @@
 """The hook service's metrics: syncs, errors and latency per controller and hook, and the
-phase changes the hooks decided (an event count per object: counters never go stale)."""
+MLDeployment phase changes the hook decided (an event count per object: counters never go
+stale, as a per-object gauge kept by stateless replicas would). MLTrainingJobs are left out:
+every run has a name of its own, so their series would only accumulate."""
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from hooks.request import parent_parts
 
 PREFIX = "aurora_hooks"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -28,7 +32,7 @@ class HookMetrics:
 
         self.transitions = Counter(
             f"{PREFIX}_phase_transitions_total",
-            "Status phase changes decided by a sync hook, by object, new phase and reason",
+            "MLDeployment phase changes decided by the sync hook, by object, new phase and reason",
             ("controller", "namespace", "name", "phase", "reason"),
             registry=registry,
         )
@@ -37,13 +41,11 @@ class HookMetrics:
         self.calls.labels(controller, hook, result).inc()
         self.latency.labels(controller, hook).observe(seconds)
 
-    def record_transition(self, controller: str, body: dict, answer: dict) -> None:
-        """Count a sync whose status moves its object to another phase or reason."""
-        parent = body.get("parent") or {}
-        before = parent.get("status") if isinstance(parent.get("status"), dict) else {}
+    def record_transition(self, body: dict, answer: dict) -> None:
+        """Count an MLDeployment sync whose status moves to another phase or reason."""
+        parent, _, before = parent_parts(body)
         after = answer.get("status") or {}
-        moved = (before.get("phase"), before.get("reason")) != (after.get("phase"), after.get("reason"))
-        if moved and after.get("phase"):
-            metadata = parent.get("metadata") or {}
-            labels = (metadata.get("namespace") or "", metadata.get("name") or "")
-            self.transitions.labels(controller, *labels, after["phase"], after.get("reason") or "").inc()
+        if (before.get("phase"), before.get("reason")) != (after.get("phase"), after.get("reason")):
+            metadata = parent["metadata"]
+            labels = (metadata.get("namespace") or "", metadata["name"], after.get("phase"), after.get("reason") or "")
+            self.transitions.labels("mldeployment", *labels).inc()

@@ -133,17 +133,26 @@ def is_rolled_out(deployment: dict | None, version: str, replicas: int) -> bool:
     )
 
 
+def current_step(r: Rollout, plan: Plan) -> Step | None:
+    """The step the rollout is at; None before the first or with no steps."""
+    return plan.steps[r.step] if r.step is not None and r.step < len(plan.steps) else None
+
+
 def is_at_gate(r: Rollout, plan: Plan) -> bool:
-    return r.step_started is not None and r.step is not None and r.step < len(plan.steps) and plan.steps[r.step].is_gate
+    step = current_step(r, plan)
+    return step is not None and step.is_gate
 
 
-def is_held_inconclusive(r: Rollout, plan: Plan) -> bool:
-    """Paused for inconclusive checks, and the spec has not changed since."""
-    return r.phase == Phase.PAUSED and r.paused_generation == plan.generation
+def is_held_inconclusive(r: Rollout) -> bool:
+    """Paused for inconclusive checks (apply_pause ends the hold when the spec changes)."""
+    return r.phase == Phase.PAUSED and r.paused_generation is not None
+
+
+PHASES = frozenset(Phase)
 
 
 def is_phase(value) -> bool:
-    return isinstance(value, str) and value in set(Phase)
+    return isinstance(value, str) and value in PHASES
 
 
 def has_drained(r: Rollout, config: HookConfig, now: datetime) -> bool:
@@ -283,15 +292,20 @@ def follow_spec_version(r: Rollout, plan: Plan, now: datetime) -> Rollout:
 
 def apply_actions(r: Rollout, annotations: dict, plan: Plan, now: datetime) -> Rollout:
     """Act once on each new value of aurora.dev/promote|abort|retry; remember every value seen."""
+    new = [a for a in ACTIONS if is_new_action(annotations.get(f"aurora.dev/{a}"), r.actions.get(a, ()))]
+    if not new:
+        return r
     seen = {action: list(r.actions.get(action, ())) for action in ACTIONS}
-    for action in ACTIONS:
-        value = annotations.get(f"aurora.dev/{action}")
-        if not isinstance(value, str) or not value or value in seen[action]:
-            continue
+    for action in new:
+        value = annotations[f"aurora.dev/{action}"]
         seen[action] = (seen[action] + [value])[-SEEN_ACTIONS_KEPT:]
         r = act(r, action, value, plan, now)
     actions = {k: tuple(v) for k, v in seen.items() if v}
     return r if actions == r.actions else r._replace(actions=actions)
+
+
+def is_new_action(value, seen: tuple[str, ...]) -> bool:
+    return isinstance(value, str) and bool(value) and value not in seen
 
 
 def act(r: Rollout, action: str, value: str, plan: Plan, now: datetime) -> Rollout:
@@ -327,7 +341,9 @@ def run_analysis(r: Rollout, plan: Plan, observations: dict | None, now: datetim
     if not is_analysis_due(r, plan, now):
         return r
     if observations is None:
-        return r._replace(message="metrics could not be read: holding, with no promotion and no rollback on metrics")
+        # Held for inconclusive checks, the status keeps saying why.
+        unread = "metrics could not be read: holding, with no promotion and no rollback on metrics"
+        return r if is_held_inconclusive(r) else r._replace(message=unread)
     verdict, reasons = checks.judge(observations, plan.analysis)
     before = r.check or Check()
     failed = before.failed + (verdict == checks.FAIL)
@@ -344,7 +360,7 @@ def run_analysis(r: Rollout, plan: Plan, observations: dict | None, now: datetim
     )
     # Held for inconclusive checks, the status keeps saying why; the check's numbers are in analysis.
     recorded = record_check(r, check)
-    return recorded._replace(message=r.message) if is_held_inconclusive(r, plan) else recorded
+    return recorded._replace(message=r.message) if is_held_inconclusive(r) else recorded
 
 
 def check_failure_limit(r: Rollout, plan: Plan, now: datetime) -> Rollout:
@@ -357,9 +373,11 @@ def check_failure_limit(r: Rollout, plan: Plan, now: datetime) -> Rollout:
 def apply_pause(r: Rollout, plan: Plan) -> Rollout:
     """spec.paused holds a rolling canary where it is; unpausing resumes, unless at a gate or held for
     inconclusive checks (a spec change ends that hold)."""
+    if is_held_inconclusive(r) and r.paused_generation != plan.generation:
+        r = resume(r)
     if r.phase == Phase.PROGRESSING and plan.paused:
         return r._replace(phase=Phase.PAUSED)
-    if r.phase == Phase.PAUSED and not plan.paused and not is_at_gate(r, plan) and not is_held_inconclusive(r, plan):
+    if r.phase == Phase.PAUSED and not plan.paused and not is_at_gate(r, plan) and not is_held_inconclusive(r):
         return resume(r)
     return r
 
@@ -382,15 +400,15 @@ def advance_steps(r: Rollout, plan: Plan, now: datetime) -> Rollout:
     """Move to the next step when this one's time is up and a check at this step passed."""
     if r.phase != Phase.PROGRESSING or r.step_started is None or plan.paused:
         return r
-    index = r.step or 0
-    pause = plan.steps[index].pause_seconds if index < len(plan.steps) else 0
+    step = current_step(r, plan)
+    pause = step.pause_seconds if step else 0
     check = r.check or Check()
-    passed = check.verdict == checks.PASS and check.step == index and check.time >= r.step_started
+    passed = check.verdict == checks.PASS and check.step == r.step and check.time >= r.step_started
     if now < r.step_started + timedelta(seconds=pause) or not passed:
         return r
     if not plan.steps:
         return begin_promotion(r, "AnalysisPassed", "the check passed: promoting")
-    return enter_step(r, plan.steps, index + 1, now)
+    return enter_step(r, plan.steps, r.step + 1, now)
 
 
 def finish_promotion(r: Rollout, plan: Plan, stable: dict | None, now: datetime) -> Rollout:
@@ -491,8 +509,7 @@ def conditions(r: Rollout, stable: dict, ready: str, errors: list[str]) -> list[
         running = f" running {version}, not {r.stable_version}" if version and version not in serving else ""
         available = Condition("Available", False, "StableNotReady", f"{ready} stable replicas ready{running}")
     rolling = r.phase in (Phase.PROGRESSING, Phase.PAUSED, Phase.PROMOTING)
-    held = r.phase == Phase.PAUSED and r.paused_generation is not None
-    reason = (r.reason if held else str(r.phase)) if rolling else (r.reason or "NoRollout")
+    reason = (r.reason if is_held_inconclusive(r) else str(r.phase)) if rolling else (r.reason or "NoRollout")
     progressing = Condition("Progressing", rolling, reason, r.message)
     invalid = Condition(
         "InvalidSpec", bool(errors), "InvalidSpec" if errors else "SpecValid", "; ".join(errors) or "the spec is valid"
@@ -509,8 +526,9 @@ def next_wakeup(r: Rollout, plan: Plan, config: HookConfig, now: datetime) -> fl
         check_at = next_analysis_at(r, plan)
         # A check already due could not read the metrics: try again soon, without hammering.
         moments.append(check_at if check_at > now else now + timedelta(seconds=METRICS_RETRY_SECONDS))
-        if r.step is not None and r.step < len(plan.steps) and plan.steps[r.step].pause_seconds:
-            moments.append(r.step_started + timedelta(seconds=plan.steps[r.step].pause_seconds))
+        step = current_step(r, plan)
+        if step and step.pause_seconds:
+            moments.append(r.step_started + timedelta(seconds=step.pause_seconds))
     elif r.phase in ROLLING:
         moments.append((r.started or now) + timedelta(seconds=plan.deadline_seconds))
     future = [(m - now).total_seconds() for m in moments if m > now]
@@ -526,7 +544,10 @@ def analysis_window(request: dict, now: datetime) -> dict | None:
     if spec_errors(spec, parent["metadata"]["name"], wrong_types):
         return None
     plan = new_plan(spec, parent["metadata"].get("generation", 0))
-    r = read_rollout(status, spec["version"])
+    return due_window(parent, spec, read_rollout(status, spec["version"]), plan, now)
+
+
+def due_window(parent: dict, spec: dict, r: Rollout, plan: Plan, now: datetime) -> dict | None:
     if not is_analysis_due(r, plan, now):
         return None
     return {
@@ -540,6 +561,11 @@ def analysis_window(request: dict, now: datetime) -> dict | None:
 
 def sync(request: dict, *, now: datetime, observations: dict | None, config: HookConfig | None = None) -> dict:
     """Metacontroller sync hook: the tracks' children and the MLDeployment's status."""
+    return reconcile(request, now=now, read_metrics=lambda window: observations, config=config)
+
+
+def reconcile(request: dict, *, now: datetime, read_metrics, config: HookConfig | None = None) -> dict:
+    """sync(), asking `read_metrics(window)` for Prometheus's numbers only when a check is due."""
     config = config or HookConfig()
     parent, spec, previous, wrong_types = read_parent(request)
     tracks = observed_tracks(request, parent)
@@ -547,8 +573,10 @@ def sync(request: dict, *, now: datetime, observations: dict | None, config: Hoo
     if errors:
         return invalid_response(request, parent, spec, previous, tracks, errors, now)
     plan = new_plan(spec, parent["metadata"].get("generation", 0))
-    annotations = parent["metadata"].get("annotations")
-    r = decide(initial_rollout(previous, spec, tracks[0]), plan, annotations, tracks, observations, config, now)
+    r = initial_rollout(previous, spec, tracks[0])
+    window = due_window(parent, spec, r, plan, now)
+    observations = read_metrics(window) if window else None
+    r = decide(r, plan, parent["metadata"].get("annotations"), tracks, observations, config, now)
     response = {"status": compute_status(parent, r, spec, tracks, [], previous, now)}
     response["children"] = desired_children(parent, spec, r, config)
     wakeup = next_wakeup(r, plan, config, now)

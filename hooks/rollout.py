@@ -14,7 +14,9 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import NamedTuple
 
+from hooks.analysis import track_numbers
 from hooks.conditions import parse_rfc3339, rfc3339
+from trainer.store import is_valid_version
 
 DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 ACTIONS = ("promote", "abort", "retry")
@@ -50,7 +52,6 @@ def duration_seconds(text: str) -> int | None:
 class Step:
     """One of spec.canary.steps, parsed once: the one place that says what a step means."""
 
-    index: int
     weight: int  # the canary's weight during the step: the last setWeight so far, 0 before any
     pause_seconds: int  # the least time the step lasts (0 for a setWeight)
     is_gate: bool  # a pause without a duration: it waits for aurora.dev/promote
@@ -59,12 +60,12 @@ class Step:
 def parse_steps(raw: list[dict]) -> tuple[Step, ...]:
     """Steps of a validated spec."""
     steps, weight = [], 0
-    for index, step in enumerate(raw):
+    for step in raw:
         weight = step.get("setWeight", weight)
         pause = step.get("pause")
         is_gate = pause is not None and "duration" not in pause
         seconds = parse_duration(pause.get("duration")) if pause and not is_gate else 0
-        steps.append(Step(index, weight, seconds or 0, is_gate))
+        steps.append(Step(weight, seconds or 0, is_gate))
     return tuple(steps)
 
 
@@ -122,25 +123,35 @@ def moment(status: dict, key: str) -> datetime | None:
     return parse_rfc3339(status.get(key))
 
 
+def version(status: dict, key: str) -> str:
+    """A recorded version, or '' when it is not one: a bogus value must never reach a Deployment."""
+    value = status.get(key)
+    return value if isinstance(value, str) and is_valid_version(value) else ""
+
+
 def read_rollout(status: dict, initial_version: str) -> Rollout:
     """The rollout the previous status records; a status without a phase starts Stable at `initial_version`."""
     try:
         phase = Phase(status.get("phase"))
-    except ValueError:
-        return Rollout(Phase.STABLE, text(status, "stableVersion") or initial_version, actions=read_actions(status))
+    except (ValueError, TypeError):
+        return Rollout(Phase.STABLE, version(status, "stableVersion") or initial_version, actions=read_actions(status))
+    step, step_started = integer(status, "currentStep"), moment(status, "stepStartedAt")
+    if step is None or step_started is None:
+        # A step is its index and its start together; half of it restarts the step.
+        step = step_started = None
     return Rollout(
         phase=phase,
-        stable_version=text(status, "stableVersion") or initial_version,
-        canary_version=text(status, "canaryVersion"),
+        stable_version=version(status, "stableVersion") or initial_version,
+        canary_version=version(status, "canaryVersion"),
         canary_weight=integer(status, "canaryWeight", 0, 100) or 0,
-        step=integer(status, "currentStep"),
-        step_started=moment(status, "stepStartedAt"),
+        step=step,
+        step_started=step_started,
         started=moment(status, "rolloutStartedAt"),
         check=read_check(status.get("analysis")),
         actions=read_actions(status),
-        failed_version=text(status, "failedVersion"),
+        failed_version=version(status, "failedVersion"),
         draining_since=moment(status, "drainingSince"),
-        draining_version=text(status, "drainingVersion"),
+        draining_version=version(status, "drainingVersion"),
         paused_generation=integer(status, "pausedGeneration"),
         reason=text(status, "reason"),
         message=text(status, "message"),
@@ -157,7 +168,7 @@ def read_check(analysis) -> Check | None:
     if time is None:
         # A check without its time cannot be placed: only the counters are kept.
         return counters
-    tracks = {k: analysis[k] if isinstance(analysis.get(k), dict) else None for k in ("canary", "stable", "thresholds")}
+    thresholds = analysis["thresholds"] if isinstance(analysis.get("thresholds"), dict) else None
     return Check(
         failed=counters.failed,
         inconclusive=counters.inconclusive,
@@ -165,7 +176,9 @@ def read_check(analysis) -> Check | None:
         verdict=text(analysis, "verdict"),
         step=integer(analysis, "step") or 0,
         message=text(analysis, "message"),
-        **tracks,
+        canary=track_numbers(analysis["canary"]) if isinstance(analysis.get("canary"), dict) else None,
+        stable=track_numbers(analysis["stable"]) if isinstance(analysis.get("stable"), dict) else None,
+        thresholds=thresholds,
     )
 
 

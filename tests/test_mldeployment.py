@@ -490,3 +490,51 @@ def test_a_new_rollout_forgets_the_canary_still_draining_from_the_last_one():
     rollout.set(version=NEWER)
     status = rollout.tick(1)
     assert status["canaryVersion"] == NEWER and "drainingVersion" not in status and "drainingSince" not in status
+
+
+def paused_for_inconclusive_checks() -> Rollout:
+    parent = new_parent(steps=[])
+    parent["spec"]["canary"]["analysis"]["maxInconclusive"] = 2
+    rollout = started(parent)
+    run_until(rollout, "Paused", limit=6)
+    return rollout
+
+
+def test_a_held_rollout_keeps_saying_why_when_metrics_cannot_be_read():
+    rollout = paused_for_inconclusive_checks()
+    message = rollout.status["message"]
+    rollout.metrics = None
+    for _ in range(3):
+        assert rollout.tick()["message"] == message
+
+
+def test_a_spec_change_ends_the_hold_and_the_count_starts_again():
+    rollout = paused_for_inconclusive_checks()
+    rollout.set(paused=True)
+    status = rollout.tick(1)
+    # Now paused by the spec, no longer for inconclusive checks.
+    assert status["phase"] == "Paused" and "pausedGeneration" not in status and status.get("reason", "") == ""
+    assert "inconclusiveChecks" not in status["analysis"]
+
+
+def test_hand_edited_numbers_of_a_held_rollout_never_fail_a_sync():
+    rollout = paused_for_inconclusive_checks()
+    request = rollout.cluster.request()
+    request["parent"]["status"]["phase"] = "Progressing"
+    request["parent"]["status"]["analysis"]["canary"]["requests"] = "many"
+    response = mldeployment.sync(request, now=rollout.now, observations=None, config=TEST_CONFIG_MLD)
+    assert response["status"]["phase"] == "Paused" and "canary served 0 requests" in response["status"]["message"]
+
+
+def test_a_bogus_recorded_version_never_reaches_a_deployment():
+    rollout = Rollout(new_parent())
+    rollout.tick(5)
+    request = rollout.cluster.request()
+    request["parent"]["status"]["stableVersion"] = "bogus"
+    response = mldeployment.sync(request, now=rollout.now, observations=None, config=TEST_CONFIG_MLD)
+    versions = {
+        c["spec"]["template"]["metadata"]["labels"]["aurora.dev/model-version"]
+        for c in response["children"]
+        if c["kind"] == "Deployment"
+    }
+    assert versions == {OLD} and response["status"]["stableVersion"] == OLD
