@@ -11,13 +11,14 @@ import json
 import os
 import shutil
 import subprocess
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 import yaml
+
+from tests.test_gunicorn import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "cluster"
@@ -31,6 +32,11 @@ class KubeError(Exception):
         self.status, self.message, self.body = status, message, body or {}
 
 
+def api_base(api_version: str) -> str:
+    """The path of an API group version: /api/v1 for the core group, /apis/<group>/<version> else."""
+    return "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+
+
 @dataclass(frozen=True)
 class Resource:
     """Where a kind lives in the API: apiVersion, plural name, namespaced or not."""
@@ -40,7 +46,7 @@ class Resource:
     namespaced: bool = True
 
     def path(self, namespace: str | None = None, name: str | None = None) -> str:
-        base = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
+        base = api_base(self.api_version)
         scope = f"/namespaces/{namespace}" if self.namespaced and namespace else ""
         return f"{base}{scope}/{self.plural}" + (f"/{name}" if name else "")
 
@@ -53,7 +59,7 @@ class Kube:
         self.session.headers["Authorization"] = f"Bearer {token}"
         # Per request: a session's `verify` loses to REQUESTS_CA_BUNDLE from the environment.
         self.ca = ca
-        self.kinds: dict[Resource, str] = {}
+        self.discovery: dict[str, list[dict]] = {}
 
     def call(self, method: str, path: str, body=None, params=None, content_type="application/json") -> dict:
         data = None if body is None else json.dumps(body)
@@ -89,13 +95,18 @@ class Kube:
     def delete(self, path: str, body: dict | None = None) -> dict:
         return self.call("DELETE", path, body)
 
+    def served(self, api_version: str) -> list[dict]:
+        """The resources an API group version serves (its discovery document), read once."""
+        if api_version not in self.discovery:
+            self.discovery[api_version] = self.get(api_base(api_version))["resources"]
+        return self.discovery[api_version]
+
     def resource_for(self, api_version: str, kind: str) -> Resource:
-        """Where a kind is served, from the API's discovery document."""
-        base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
-        for entry in self.get(base)["resources"]:
+        """Where a kind is served."""
+        for entry in self.served(api_version):
             if entry["kind"] == kind and "/" not in entry["name"]:
                 return Resource(api_version, entry["name"], entry["namespaced"])
-        raise KubeError(404, f"{base} serves no {kind}")
+        raise KubeError(404, f"{api_version} serves no {kind}")
 
     def read(self, obj: dict) -> dict:
         """An object as the server keeps it, found by its apiVersion, kind, namespace and name."""
@@ -103,14 +114,11 @@ class Kube:
         return self.get(resource.path(obj["metadata"].get("namespace"), obj["metadata"]["name"]))
 
     def kind_of(self, resource: Resource) -> str:
-        """The kind served under a resource's plural name, from the API's discovery document."""
-        if resource not in self.kinds:
-            base = "/api/v1" if resource.api_version == "v1" else f"/apis/{resource.api_version}"
-            served = {entry["name"]: entry["kind"] for entry in self.get(base)["resources"]}
-            if resource.plural not in served:
-                raise KubeError(404, f"{base} serves no {resource.plural}")
-            self.kinds[resource] = served[resource.plural]
-        return self.kinds[resource]
+        """The kind served under a resource's plural name."""
+        for entry in self.served(resource.api_version):
+            if entry["name"] == resource.plural:
+                return entry["kind"]
+        raise KubeError(404, f"{resource.api_version} serves no {resource.plural}")
 
 
 @dataclass
@@ -158,7 +166,7 @@ class Cluster:
         """A fresh namespace, ready for pods (its default service account exists)."""
         name = f"{prefix}-{uuid.uuid4().hex[:6]}"
         self.admin().call("POST", "/api/v1/namespaces", {"metadata": {"name": name}})
-        wait(lambda: self.admin().list(SERVICE_ACCOUNTS, name), 30, f"the default service account in {name}")
+        wait_until(lambda: self.admin().list(SERVICE_ACCOUNTS, name), 30, f"the default service account in {name}")
         return name
 
     def delete_namespace(self, name: str) -> None:
@@ -166,18 +174,6 @@ class Cluster:
 
 
 SERVICE_ACCOUNTS = Resource("v1", "serviceaccounts")
-
-
-def wait(check, timeout: float, what: str, interval: float = 0.2):
-    """Poll `check` until it returns something truthy; fail naming `what`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 def cluster_home() -> Path:
@@ -201,7 +197,11 @@ def start(home: Path) -> Cluster:
     """Use the running cluster, or start one (building it first if need be)."""
     if is_running(home):
         return Cluster(home)
-    result = subprocess.run([str(SCRIPT), "up"], capture_output=True, text=True, env=script_env(home), timeout=3600)
+    try:
+        result = subprocess.run([str(SCRIPT), "up"], capture_output=True, text=True, env=script_env(home), timeout=3600)
+    except subprocess.TimeoutExpired:
+        stop(Cluster(home, started_here=True))
+        raise
     if result.returncode != 0:
         raise RuntimeError(f"scripts/cluster up failed:\n{result.stderr[-4000:]}")
     return Cluster(home, started_here=True)

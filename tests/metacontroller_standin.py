@@ -106,7 +106,9 @@ class StandIn:
             fingerprint = fingerprint_of(parent, observed)
             if fingerprint != state.fingerprint or (state.due and time.monotonic() >= state.due):
                 state.fingerprint = fingerprint
-                self.sync(parent, observed, state)
+                if not self.sync(parent, observed, state):
+                    # Metacontroller requeues a failed sync with backoff; so does this, after a second.
+                    state.due = time.monotonic() + 1.0
 
     def observe(self, parent: dict, state: ParentState) -> dict:
         namespace, uid = parent["metadata"]["namespace"], parent["metadata"]["uid"]
@@ -135,16 +137,18 @@ class StandIn:
             related[key] = {i["metadata"]["name"]: i for i in items}
         return related
 
-    def sync(self, parent: dict, observed: dict, state: ParentState) -> None:
+    def sync(self, parent: dict, observed: dict, state: ParentState) -> bool:
+        """One sync; False when the hook failed (nothing was changed)."""
         request = {"controller": self.controller, "parent": parent, **observed, "finalizing": False}
         response = self.post(self.hook_url("sync"), request)
         self.syncs += 1
         if response is None:
-            return
+            return False
         self.manage_children(parent, observed["children"], response.get("children") or [])
         self.write_status(parent, response.get("status"))
         resync = response.get("resyncAfterSeconds") or 0
         state.due = time.monotonic() + resync if resync > 0 else 0.0
+        return True
 
     def post(self, url: str, body: dict) -> dict | None:
         try:
@@ -208,6 +212,7 @@ class StandIn:
                 if err.status != 409:
                     self.errors.append(f"status of {parent['metadata']['name']}: {err}")
                     return
+        self.errors.append(f"status of {parent['metadata']['name']}: five conflicts in a row")
 
 
 def controller_uid(obj: dict) -> str | None:
@@ -257,8 +262,8 @@ class Loop(threading.Thread):
             for standin in self.standins:
                 try:
                     standin.sync_due()
-                except (KubeError, requests.RequestException) as err:
-                    self.crashes.append(f"{standin.name}: {err}")
+                except Exception as err:  # a loop that died silently would hang the test instead
+                    self.crashes.append(f"{standin.name}: {type(err).__name__}: {err}")
             self.stopped.wait(self.interval)
 
     def stop(self) -> list[str]:

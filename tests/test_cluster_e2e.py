@@ -12,8 +12,10 @@ Stand-ins, because the real thing cannot run here: Metacontroller's loop
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -22,7 +24,7 @@ import requests
 import yaml
 
 from tests.conftest import require_tool
-from tests.kube_cluster import Resource, wait
+from tests.kube_cluster import Resource
 from tests.metacontroller_standin import Loop, StandIn
 from tests.serving_standins import Router, Tracks
 from tests.test_gunicorn import free_port, wait_until
@@ -56,7 +58,7 @@ def start_prometheus(work: Path, targets: Path) -> tuple[subprocess.Popen, str]:
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: requests.get(f"{url}/-/ready", timeout=2).ok, 30, "Prometheus")
+    ready(process, lambda: requests.get(f"{url}/-/ready", timeout=2).ok, "Prometheus")
     return process, url
 
 
@@ -70,19 +72,27 @@ def start_hooks(work: Path, prometheus_url: str) -> tuple[subprocess.Popen, str]
         "AURORA_SERVER_IMAGE": "aurora:dev",
         "AURORA_DRAIN_SECONDS": "1",
     }
-    script = str(Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin" / "aurora-hooks")
-    script = script if os.path.exists(script) else "aurora-hooks"
-    log = open(work / "hooks.log", "w")
-    process = subprocess.Popen(
-        [script, "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    script = Path(sys.executable).parent / "aurora-hooks"
+    with open(work / "hooks.log", "w") as log:
+        process = subprocess.Popen(
+            [str(script), "--bind", f"127.0.0.1:{port}", "--workers", "2"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: requests.get(f"{url}/healthz", timeout=2).ok, 30, "aurora-hooks")
+    ready(process, lambda: requests.get(f"{url}/healthz", timeout=2).ok, "aurora-hooks")
     return process, url
+
+
+def ready(process: subprocess.Popen, check, what: str) -> None:
+    """Wait for a started process to answer; stop it if it never does."""
+    try:
+        wait_until(check, 30, what)
+    except AssertionError:
+        stop_process(process)
+        raise
 
 
 def models_volume(namespace: str, folder: Path) -> str:
@@ -146,34 +156,59 @@ spec:
 """
 
 
+def stop_process(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class Platform:
-    """Everything the scenario runs on, started in order and stopped in reverse."""
+    """Everything the scenario runs on, started in order and stopped in reverse (also when a
+    start fails half way: nothing outlives the test)."""
 
     def __init__(self, cluster, namespace: str, work: Path):
         self.cluster, self.namespace, self.kube = cluster, namespace, cluster.admin()
-        self.models = work / "models"
+        self.models, self.targets = work / "models", work / "targets.json"
         self.models.mkdir()
-        self.targets = work / "targets.json"
         self.targets.write_text("[]")
-        self.prometheus, prometheus_url = start_prometheus(work, self.targets)
-        self.hooks, hooks_url = start_hooks(work, prometheus_url)
+        self.errors: list[str] = []
+        self.stack = contextlib.ExitStack()
+        try:
+            self.start(work)
+        except BaseException:
+            self.stack.close()
+            raise
+
+    def start(self, work: Path) -> None:
+        prometheus, prometheus_url = start_prometheus(work, self.targets)
+        self.stack.callback(stop_process, prometheus)
+        hooks, hooks_url = start_hooks(work, prometheus_url)
+        self.stack.callback(stop_process, hooks)
         controllers = ("mltrainingjob-controller", "mldeployment-controller")
-        self.loop = Loop([StandIn(self.kube, name, hooks_url, namespace) for name in controllers])
-        self.trainer = TrainerKubelet(self.kube, namespace, self.models)
-        self.loop.start()
-        self.trainer.start()
+        self.loop = Loop([StandIn(self.kube, name, hooks_url, self.namespace) for name in controllers])
+        self.trainer = TrainerKubelet(self.kube, self.namespace, self.models)
+        for thread in (self.loop, self.trainer):
+            thread.start()
+            self.stack.callback(lambda t=thread: self.errors.extend(t.stop()))
+        self.watch_file = work / "watch.txt"
+        watch_output = self.stack.enter_context(open(self.watch_file, "w"))
         self.watch = subprocess.Popen(
-            [str(cluster.bin / "kubectl"), "get", "mld", "-n", namespace, "-w"],
-            env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)},
-            stdout=open(work / "watch.txt", "w"),
+            [str(self.cluster.bin / "kubectl"), "get", "mld", "-n", self.namespace, "-w"],
+            env={**os.environ, "KUBECONFIG": str(self.cluster.kubeconfig)},
+            stdout=watch_output,
             stderr=subprocess.STDOUT,
         )
-        self.watch_file = work / "watch.txt"
+        self.stack.callback(stop_process, self.watch)
 
     def serve(self, faults: dict) -> None:
         self.tracks = Tracks(self.kube, self.namespace, "diabetes", self.models, self.targets, faults)
         self.router = Router(self.kube, self.namespace, "diabetes", self.tracks)
         self.tracks.start()
+        self.stack.callback(lambda: self.errors.extend(self.tracks.stop()))
+        self.stack.callback(lambda: self.router.is_alive() and self.router.stop())
 
     def route(self) -> None:
         self.router.start()
@@ -182,17 +217,8 @@ class Platform:
         return self.kube.get(resource.path(self.namespace, name)).get("status") or {}
 
     def stop(self) -> list[str]:
-        self.watch.terminate()
-        errors = self.loop.stop() + self.trainer.stop()
-        if hasattr(self, "tracks"):
-            if self.router.is_alive():
-                self.router.stop()
-            errors += self.tracks.stop()
-        self.hooks.terminate()
-        self.prometheus.terminate()
-        self.hooks.wait(timeout=30)
-        self.prometheus.wait(timeout=30)
-        return errors
+        self.stack.close()
+        return self.errors
 
 
 @pytest.fixture
@@ -212,7 +238,7 @@ def test_train_serve_promote_and_roll_back_on_the_real_control_plane(cluster, pl
         runs = [platform.status(TRAINING_JOBS, f"diabetes-{x}") for x in "abc"]
         return runs if all(run.get("phase") == "Succeeded" for run in runs) else None
 
-    runs = wait(trained, 90, "three training runs to succeed")
+    runs = wait_until(trained, 90, "three training runs to succeed")
     versions = [run["modelVersion"] for run in runs]
     assert versions == sorted(set(versions)) and all(run["metrics"]["r2"] > 0.2 for run in runs)
     assert all(run["gatePassed"] and run["promoted"] for run in runs)
@@ -228,7 +254,7 @@ def test_train_serve_promote_and_roll_back_on_the_real_control_plane(cluster, pl
         ready = (status.get("stable") or {}).get("readyReplicas")
         return status if (status.get("phase"), status.get("stableVersion"), ready) == ("Stable", version, 2) else None
 
-    wait(lambda: stable_on(good), 60, "the first version to be served")
+    wait_until(lambda: stable_on(good), 60, "the first version to be served")
     served_at = time.monotonic() - began
     platform.route()
 
@@ -245,7 +271,7 @@ def test_train_serve_promote_and_roll_back_on_the_real_control_plane(cluster, pl
     cluster.kubectl(
         "patch", "mld", "diabetes", "-n", namespace, "--type=merge", "-p", f'{{"spec":{{"version":"{newer}"}}}}'
     )
-    status = wait(promoted, 90, "the canary to be promoted", interval=0.1)
+    status = wait_until(promoted, 90, "the canary to be promoted", interval=0.1)
     promoted_after = time.monotonic() - rollout_began
     assert {20, 50} <= weights and status["reason"] == "Promoted"
 
@@ -259,7 +285,7 @@ def test_train_serve_promote_and_roll_back_on_the_real_control_plane(cluster, pl
     cluster.kubectl(
         "patch", "mld", "diabetes", "-n", namespace, "--type=merge", "-p", f'{{"spec":{{"version":"{broken}"}}}}'
     )
-    status = wait(rolled_back, 90, "the broken canary to be rolled back", interval=0.1)
+    status = wait_until(rolled_back, 90, "the broken canary to be rolled back", interval=0.1)
     rolled_back_after = time.monotonic() - rollback_began
     assert status["stableVersion"] == newer and status["canaryWeight"] == 0
     assert "error rate" in status["message"]
@@ -275,7 +301,7 @@ def test_train_serve_promote_and_roll_back_on_the_real_control_plane(cluster, pl
             seen[:] = [writes(), time.monotonic()]
         return time.monotonic() - seen[1] > 3
 
-    wait(settled, 20, "the status to stop changing", interval=0.2)
+    wait_until(settled, 20, "the status to stop changing", interval=0.2)
 
     answers = platform.router.stop()
     assert answers[("canary", 500)] > 0 and answers[("stable", 200)] > 0
@@ -283,7 +309,7 @@ def test_train_serve_promote_and_roll_back_on_the_real_control_plane(cluster, pl
     assert answers[("stable", 500)] == 0 and answers[("stable", "unanswered")] == 0
     assert answers[("stable", "no backend")] == answers[("canary", "no backend")] == 0
     time.sleep(1)
-    platform.watch.terminate()
+    stop_process(platform.watch)
     report(cluster, namespace, platform, (trained_at, served_at, promoted_after, rolled_back_after), answers, checks)
 
 

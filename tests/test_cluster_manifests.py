@@ -7,8 +7,9 @@ import copy
 import pytest
 import yaml
 
-from tests.kube_cluster import Resource, wait
+from tests.kube_cluster import Resource
 from tests.test_deploy import built
+from tests.test_gunicorn import wait_until
 from tests.test_manifests import ROOT, documents
 
 pytestmark = pytest.mark.cluster
@@ -59,7 +60,7 @@ def test_platform_pods_are_admitted_under_the_restricted_pod_security_profile(cl
         }
 
     # Pods rejected by Pod Security admission would leave the Deployments unavailable.
-    wait(available, 60, "the hooks and the control API to have available pods")
+    wait_until(available, 60, "the hooks and the control API to have available pods")
 
 
 def test_the_models_claim_binds_to_the_kind_volume(cluster, aurora_installed):
@@ -67,7 +68,7 @@ def test_the_models_claim_binds_to_the_kind_volume(cluster, aurora_installed):
         claim = cluster.admin().get("/api/v1/namespaces/aurora-system/persistentvolumeclaims/aurora-models")
         return claim["status"].get("phase") == "Bound" and claim["spec"]["volumeName"] == "aurora-models"
 
-    wait(bound, 60, "the aurora-models claim to bind")
+    wait_until(bound, 60, "the aurora-models claim to bind")
 
 
 @pytest.mark.parametrize("example", [ROOT / "examples" / f"{k}.yaml" for k in ("mltrainingjob", "mldeployment")])

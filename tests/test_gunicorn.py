@@ -25,7 +25,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until(check, timeout: float, what: str):
+def wait_until(check, timeout: float, what: str, interval: float = 0.2):
+    """Poll `check` until it returns something truthy (a refused connection counts as not yet)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -34,7 +35,7 @@ def wait_until(check, timeout: float, what: str):
             result = None
         if result:
             return result
-        time.sleep(0.2)
+        time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 

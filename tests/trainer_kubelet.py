@@ -17,7 +17,7 @@ import sys
 import threading
 from pathlib import Path
 
-from tests.kube_cluster import Kube, KubeError, Resource
+from tests.kube_cluster import Kube, Resource
 
 PODS = Resource("v1", "pods")
 TRAINER_PODS = "app.kubernetes.io/name=aurora-trainer"
@@ -38,8 +38,8 @@ class TrainerKubelet(threading.Thread):
                 for pod in self.kube.list(PODS, self.namespace, labelSelector=TRAINER_PODS):
                     if is_waiting_for_its_program(pod):
                         self.run_trainer(pod)
-            except KubeError as err:
-                self.errors.append(str(err))
+            except Exception as err:  # a thread that died silently would hang the test instead
+                self.errors.append(f"{type(err).__name__}: {err}")
             self.stopped.wait(0.3)
 
     def stop(self) -> list[str]:
