@@ -1,6 +1,8 @@
 """The inference server's Flask application: `create_app()` serves one model version.
 
 Routes: POST /predict, the Open Inference Protocol (V2) REST routes, GET /metrics.
+Each protocol's codec (server/v2.py for V2, the /predict schema) turns the request into a
+matrix and the predictions back; everything between is the data plane (server/dataplane.py).
 Every response names the model and version in the X-Model-Name / X-Model-Version
 headers, and JSON bodies carry them too.
 """
@@ -10,15 +12,15 @@ from __future__ import annotations
 import logging
 import os
 
-import numpy as np
 import orjson
 from flask import Flask, Response, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from server import validation
+from server import v2, validation
 from server.config import ServerConfig
-from server.errors import AppError, InvalidRequest, ModelNotReady, NotFound, Unprocessable
+from server.dataplane import DataPlane
+from server.errors import AppError, InvalidRequest, NotFound
 from server.faults import FaultInjector
 from server.metrics import InferenceMetrics
 from server.model import ModelLoadError, ServedModel
@@ -57,7 +59,7 @@ def create_app(config: ServerConfig | None = None, *, served: ServedModel | None
         log.warning(
             "fault injection is ON: error rate %s, latency %ss", config.fault_error_rate, config.fault_latency_seconds
         )
-    Routes(served, metrics, faults, config.max_rows).register(app)
+    Routes(DataPlane(served, metrics, faults), config.max_rows).register(app)
     return app
 
 
@@ -78,14 +80,13 @@ def read_json() -> dict:
 class Routes:
     """The handlers, bound to one served model, its metrics and the fault injector."""
 
-    def __init__(self, served: ServedModel, metrics: InferenceMetrics, faults: FaultInjector | None, max_rows: int):
-        self.served = served
-        self.metrics = metrics
-        self.faults = faults
-        self.predict_schema = validation.predict_schema(served.features, max_rows)
-        self.infer_schema = validation.InferRequestSchema()
+    def __init__(self, plane: DataPlane, max_rows: int):
+        self.plane = plane
+        self.served = plane.served
+        self.metrics = plane.metrics
+        self.predict_schema = validation.predict_schema(self.served.features, max_rows)
         self.max_rows = max_rows
-        self.headers = {"X-Model-Name": served.name, "X-Model-Version": served.version or "unknown"}
+        self.headers = {"X-Model-Name": self.served.name, "X-Model-Version": self.served.version or "unknown"}
 
     def register(self, app: Flask) -> None:
         app.add_url_rule("/predict", view_func=self.predict, methods=["POST"])
@@ -106,43 +107,23 @@ class Routes:
 
     def predict(self):
         """POST /predict: {"instances": rows} -> {"predictions", "model", "version"}."""
-        self.require_ready()
+        self.plane.require_ready()
         try:
             matrix = self.predict_schema.load(read_json())["instances"]
         except ValidationError as err:
             raise InvalidRequest(validation.error_message(err.messages)) from None
-        predictions = self.run(matrix)
+        predictions = self.plane.predict(matrix)
         return json_response({"predictions": predictions, "model": self.served.name, "version": self.served.version})
 
     def infer(self, name: str, version: str | None = None):
-        """POST /v2/models/<name>/infer: one [rows, features] tensor in, one FP64 tensor out."""
+        """POST /v2/models/<name>/infer: JSON and binary tensors in, one FP64 output `predict` back."""
         self.check_model(name, version)
-        self.require_ready()
-        try:
-            body = self.infer_schema.load(read_json())
-            matrix = validation.tensor_matrix(body["inputs"][0], len(self.served.features), self.max_rows)
-        except ValidationError as err:
-            raise InvalidRequest(validation.error_message(err.messages)) from None
-        predictions = self.run(matrix)
-        output = {"name": "predict", "shape": [len(predictions)], "datatype": "FP64", "data": predictions}
-        response = {"model_name": self.served.name, "model_version": self.served.version, "outputs": [output]}
-        if body["id"] is not None:
-            response["id"] = body["id"]
-        return json_response(response)
-
-    def require_ready(self) -> None:
-        if not self.served.ready:
-            raise ModelNotReady(f"model is not ready: {self.served.reason}")
-
-    def run(self, matrix):
-        if self.faults:
-            self.faults.apply()
-        predictions = self.served.predict(matrix)
-        if not np.isfinite(predictions).all():
-            row = int(np.argwhere(~np.isfinite(predictions))[0][0])
-            raise Unprocessable(f"the model's prediction for row {row} is not a finite number; check the input's scale")
-        self.metrics.rows.inc(len(predictions))
-        return predictions
+        self.plane.require_ready()
+        body = request.get_data(cache=False)
+        decoded = v2.decode(body, request.headers.get(v2.HEADER_LENGTH), self.served.features, self.max_rows)
+        predictions = self.plane.predict(decoded.matrix)
+        payload, headers = v2.encode(decoded, predictions, self.served.name, self.served.version)
+        return Response(payload, headers=headers)
 
     # Health and metadata
 

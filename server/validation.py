@@ -7,7 +7,6 @@ request costs microseconds rather than a per-value schema walk.
 
 from __future__ import annotations
 
-import math
 from itertools import chain
 
 import numpy as np
@@ -112,7 +111,16 @@ class TensorSchema(Schema):
     name = fields.String(required=True)
     shape = fields.List(fields.Integer(strict=True, validate=validate.Range(min=0)), required=True)
     datatype = fields.String(required=True, validate=validate.OneOf([*FLOAT_TYPES, *INT_TYPES, *UNSUPPORTED_TYPES]))
-    data = fields.Raw(required=True)
+    # Absent when the tensor's values follow the JSON as raw bytes (parameters.binary_data_size).
+    data = fields.Raw(load_default=None)
+    parameters = fields.Dict(load_default=None)
+
+
+class OutputSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    name = fields.String(required=True)
     parameters = fields.Dict(load_default=None)
 
 
@@ -122,45 +130,19 @@ class InferRequestSchema(Schema):
 
     id = fields.String(load_default=None)
     parameters = fields.Dict(load_default=None)
-    inputs = fields.List(
-        fields.Nested(TensorSchema),
-        required=True,
-        validate=validate.Length(equal=1, error="exactly one input tensor is expected, got {input}"),
-    )
-    outputs = fields.List(fields.Dict(), load_default=None)
+    inputs = fields.List(fields.Nested(TensorSchema), required=True, validate=validate.Length(min=1, max=4096))
+    outputs = fields.List(fields.Nested(OutputSchema), load_default=None)
 
 
-def tensor_matrix(tensor: dict, width: int, max_rows: int) -> np.ndarray:
-    """Check a V2 input tensor against the model (shape [rows, width], datatype) and return float64 rows."""
-    datatype, shape = tensor["datatype"], tensor["shape"]
-    if datatype in UNSUPPORTED_TYPES:
-        raise ValidationError(f"inputs[0]: datatype {datatype} is not supported; the model takes numbers")
-    if len(shape) != 2 or shape[1] != width or shape[0] < 1:
-        raise ValidationError(f"inputs[0]: shape {shape} must be [rows, {width}] with rows >= 1")
-    check_row_count(shape[0], max_rows)
-    data = tensor["data"]
-    if isinstance(data, list) and data and type(data[0]) is list and len(data) != shape[0]:
-        raise ValidationError(f"inputs[0].data has {len(data)} rows; shape {shape} says {shape[0]}")
-    flat = flatten(data)
-    if len(flat) != math.prod(shape):
-        raise ValidationError(f"inputs[0]: shape {shape} needs {math.prod(shape)} values, data has {len(flat)}")
-    allowed = NUMBERS if datatype in FLOAT_TYPES else INTEGERS
-    if not allowed.issuperset(map(type, flat)):
-        raise ValidationError(f"inputs[0] ({datatype}) {non_number(flat, allowed)}")
-    declared = FLOAT_TYPES.get(datatype) or INT_TYPES[datatype]
-    array = finite_matrix(flat, declared, f"inputs[0] ({datatype})")
-    return array.astype(np.float64, copy=False).reshape(shape)
-
-
-def flatten(data) -> list:
+def flatten(data, where: str) -> list:
     """V2 data is row-major, flat or nested one level per dimension."""
     if not isinstance(data, list):
-        raise ValidationError("inputs[0].data must be a list")
+        raise ValidationError(f"{where}: data must be a list")
     if data and type(data[0]) is list:
         if not all(type(row) is list for row in data):
-            raise ValidationError("inputs[0].data mixes nested lists and values")
+            raise ValidationError(f"{where}: data mixes nested lists and values")
         lengths = {len(row) for row in data}
         if len(lengths) != 1:
-            raise ValidationError(f"inputs[0].data rows have different lengths {sorted(lengths)}")
+            raise ValidationError(f"{where}: data rows have different lengths {sorted(lengths)}")
         return list(chain.from_iterable(data))
     return data
