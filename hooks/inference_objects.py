@@ -13,6 +13,8 @@ from hooks.podsecurity import container_security_context, pod_security_context
 
 STABLE, CANARY = "stable", "canary"
 PORT = 8080
+# The Open Inference Protocol over gRPC, served by the same pods.
+GRPC_PORT = 8081
 LABEL_DEPLOYMENT = "aurora.dev/deployment"
 LABEL_MODEL = "aurora.dev/model"
 LABEL_VERSION = "aurora.dev/model-version"
@@ -95,9 +97,12 @@ def new_pod_spec(spec: dict, track: str, version: str, config: HookConfig) -> di
     server = {
         "name": "server",
         "image": image,
-        "command": ["aurora-serve", "--bind", f"0.0.0.0:{PORT}"],
+        "command": ["aurora-serve", "--bind", f"0.0.0.0:{PORT}", "--grpc-bind", f"0.0.0.0:{GRPC_PORT}"],
         "env": env,
-        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+        "ports": [
+            {"name": "http", "containerPort": PORT, "protocol": "TCP"},
+            {"name": "grpc", "containerPort": GRPC_PORT, "protocol": "TCP"},
+        ],
         "readinessProbe": probe("/v2/health/ready", period=5, failures=2),
         "livenessProbe": probe("/v2/health/live", period=10, failures=3),
         "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SECONDS}}},
@@ -138,7 +143,10 @@ def new_service(parent: dict, spec: dict, track: str) -> dict:
         },
         "spec": {
             "selector": selector(parent, track),
-            "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+            "ports": [
+                {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"},
+                {"name": "grpc", "port": GRPC_PORT, "targetPort": "grpc", "protocol": "TCP"},
+            ],
         },
     }
 

@@ -59,7 +59,10 @@ def create_app(config: ServerConfig | None = None, *, served: ServedModel | None
         log.warning(
             "fault injection is ON: error rate %s, latency %ss", config.fault_error_rate, config.fault_latency_seconds
         )
-    Routes(DataPlane(served, metrics, faults), config.max_rows).register(app)
+    plane = DataPlane(served, metrics, faults)
+    Routes(plane, config.max_rows).register(app)
+    # The gRPC side (server/grpc_service.py) serves the same data plane from each worker.
+    app.extensions["aurora"] = {"plane": plane, "max_rows": config.max_rows, "max_body": config.max_body_bytes}
     return app
 
 

@@ -29,6 +29,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("command", nargs="?", choices=["serve", "check"], default="serve")
     parser.add_argument("--bind", default=os.environ.get("AURORA_BIND", DEFAULT_BIND), help="HOST:PORT")
+    parser.add_argument(
+        "--grpc-bind",
+        default=os.environ.get("AURORA_GRPC_BIND", ""),
+        help="HOST:PORT for the Open Inference Protocol over gRPC as well (off when empty)",
+    )
     parser.add_argument("--workers", type=int, default=int(os.environ.get("AURORA_WORKERS", DEFAULT_WORKERS)))
     parser.add_argument("--threads", type=int, default=int(os.environ.get("AURORA_THREADS", DEFAULT_THREADS)))
     parser.add_argument("--graceful-timeout", type=int, default=30, help="seconds in-flight requests get after SIGTERM")
@@ -66,7 +71,7 @@ def serve(args: argparse.Namespace, config: ServerConfig) -> int:
     limit_native_threads()
     prepare_multiprocess_dir()
     from server.app import create_app
-    from server.gunicorn import GunicornServer
+    from server.gunicorn import GunicornServer, grpc_hooks
 
     options = {
         "bind": args.bind,
@@ -74,6 +79,9 @@ def serve(args: argparse.Namespace, config: ServerConfig) -> int:
         "threads": args.threads,
         "graceful_timeout": args.graceful_timeout,
     }
+    if args.grpc_bind:
+        options["grpc_bind"] = args.grpc_bind
+        options.update(grpc_hooks(args.grpc_bind, args.threads * 2, args.graceful_timeout - 1))
     GunicornServer(lambda: create_app(config), options).run()
     return 0
 

@@ -1,14 +1,20 @@
 """Every metric of the inference server, defined once, each labelled model, model_version and track.
 
-Request counts and latency come from prometheus-flask-exporter (`aurora_inference_http_*`);
-under gunicorn they live in prometheus_client's multiprocess files, so /metrics on any
-worker reports the sum over all workers.
+Requests are counted and timed here for every protocol (`aurora_inference_http_request_total`
+and `..._duration_seconds`, label `protocol`: http or grpc). A gRPC call is counted with the
+HTTP status its code stands for (OK 200, INVALID_ARGUMENT 400, NOT_FOUND 404, ...), so canary
+analysis, alerts and dashboards judge both protocols on one scale. prometheus-flask-exporter
+serves /metrics; under gunicorn the series live in prometheus_client's multiprocess files, so
+/metrics on any worker reports the sum over all workers.
 """
 
 from __future__ import annotations
 
-from flask import Flask
-from prometheus_client import CollectorRegistry, Counter, Gauge
+import re
+from timeit import default_timer
+
+from flask import Flask, Response, request
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_flask_exporter import PrometheusMetrics
 from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
 
@@ -16,7 +22,7 @@ PREFIX = "aurora_inference"
 # Fine below 100 ms where inference lives, and around the 0.5 s latency threshold of canary analysis.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 # Probes and scrapes are not traffic: keep them out of error rates and latency.
-EXCLUDED_PATHS = (r"^/metrics$", r"^/v2/health/")
+EXCLUDED = re.compile(r"^/metrics$|^/v2/health/")
 
 
 def labelled_only(exporter: type[PrometheusMetrics]) -> type[PrometheusMetrics]:
@@ -32,22 +38,28 @@ def labelled_only(exporter: type[PrometheusMetrics]) -> type[PrometheusMetrics]:
 
 
 class InferenceMetrics:
-    """The exporter's request metrics plus predicted rows, errors by reason and model info."""
+    """Requests by protocol, predicted rows, errors by reason and model info."""
 
     def __init__(self, app: Flask, *, model: str, version: str, track: str, estimator: str, multiprocess: bool):
         labels = {"model": model, "model_version": version, "track": track}
         registry = CollectorRegistry()
         exporter = labelled_only(GunicornInternalPrometheusMetrics if multiprocess else PrometheusMetrics)
-        self.exporter = exporter(
-            app,
-            registry=registry,
-            defaults_prefix=PREFIX,
-            group_by="endpoint",
-            buckets=LATENCY_BUCKETS,
-            default_labels=labels,
-            excluded_paths=list(EXCLUDED_PATHS),
-        )
+        # The exporter only serves /metrics; the request series are ours, shared by every protocol.
+        self.exporter = exporter(app, registry=registry, export_defaults=False, defaults_prefix=PREFIX)
         names = tuple(labels)
+        self.requests = Counter(
+            f"{PREFIX}_http_request_total",
+            "Requests answered, by protocol, method and status",
+            ("method", "status", *names, "protocol"),
+            registry=registry,
+        )
+        self.latency = Histogram(
+            f"{PREFIX}_http_request_duration_seconds",
+            "Time to answer a request, by protocol, endpoint, method and status",
+            ("method", "endpoint", "status", *names, "protocol"),
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
         self.rows = Counter(f"{PREFIX}_predicted_rows_total", "Rows predicted", names, registry=registry).labels(
             **labels
         )
@@ -66,6 +78,27 @@ class InferenceMetrics:
         )
         self.labels = labels
         self.estimator = estimator
+        self.track_flask(app)
+
+    def record(self, protocol: str, method: str, endpoint: str, status: int, seconds: float) -> None:
+        """One answered request, whatever its protocol."""
+        self.requests.labels(method, status, *self.labels.values(), protocol).inc()
+        self.latency.labels(method, endpoint, status, *self.labels.values(), protocol).observe(seconds)
+
+    def track_flask(self, app: Flask) -> None:
+        """Time every HTTP request Flask answers; probes and scrapes are not traffic."""
+
+        @app.before_request
+        def start_timer():
+            request.aurora_started = default_timer()
+
+        @app.after_request
+        def count(response: Response) -> Response:
+            started = getattr(request, "aurora_started", None)
+            if started is not None and not EXCLUDED.match(request.path):
+                endpoint = request.endpoint or "unknown"
+                self.record("http", request.method, endpoint, response.status_code, default_timer() - started)
+            return response
 
     def set_ready(self, ready: bool) -> None:
         self.info.labels(**self.labels, estimator=self.estimator).set(1 if ready else 0)

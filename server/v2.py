@@ -46,11 +46,18 @@ def decode(body: bytes, header_length: str | None, features: list[str], max_rows
     header, tensor_bytes = split_body(body, header_length)
     try:
         request = SCHEMA.load(parse_json(header))
-        tensors = read_inputs(request["inputs"], tensor_bytes, max_rows)
-        matrix = assemble(tensors, features)
     except ValidationError as err:
         raise InvalidRequest(validation.error_message(err.messages)) from None
+    matrix = inputs_matrix(request["inputs"], tensor_bytes, features, max_rows)
     return InferRequest(request["id"], matrix, wants_binary(request))
+
+
+def inputs_matrix(inputs: list[dict], tensor_bytes, features: list[str], max_rows: int) -> np.ndarray:
+    """The model's matrix from validated input tensors and their raw bytes (REST and gRPC alike)."""
+    try:
+        return assemble(read_inputs(inputs, memoryview(tensor_bytes), max_rows), features)
+    except ValidationError as err:
+        raise InvalidRequest(validation.error_message(err.messages)) from None
 
 
 def split_body(body: bytes, header_length: str | None) -> tuple[bytes, memoryview]:

@@ -42,7 +42,7 @@ def wait_until(check, timeout: float, what: str, interval: float = 0.2):
 class Server:
     """aurora-serve as a user runs it, in its own process group."""
 
-    def __init__(self, root: Path, tmp: Path, **env: str):
+    def __init__(self, root: Path, tmp: Path, *args: str, **env: str):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.multiproc = tmp / "metrics"
@@ -57,7 +57,7 @@ class Server:
             **env,
         }
         self.process = subprocess.Popen(
-            [script, "--bind", f"127.0.0.1:{self.port}", "--workers", "2"],
+            [script, "--bind", f"127.0.0.1:{self.port}", "--workers", "2", *args],
             env=environment,
             stdout=self.log,
             stderr=subprocess.STDOUT,
