@@ -14,13 +14,12 @@ import os
 
 import orjson
 from flask import Flask, Response, request
-from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from server import v2, validation
 from server.config import ServerConfig
 from server.dataplane import DataPlane
-from server.errors import AppError, InvalidRequest, NotFound
+from server.errors import AppError, NotFound
+from server.fastlane import FastLane
 from server.faults import FaultInjector
 from server.metrics import InferenceMetrics
 from server.model import ModelLoadError, ServedModel
@@ -60,7 +59,9 @@ def create_app(config: ServerConfig | None = None, *, served: ServedModel | None
             "fault injection is ON: error rate %s, latency %ss", config.fault_error_rate, config.fault_latency_seconds
         )
     plane = DataPlane(served, metrics, faults)
-    Routes(plane, config.max_rows).register(app)
+    Routes(plane).register(app)
+    # The inference routes bypass Flask's per-request machinery (server/fastlane.py).
+    app.wsgi_app = FastLane(app.wsgi_app, plane, config.max_rows, config.max_body_bytes)
     # The gRPC side (server/grpc_service.py) serves the same data plane from each worker.
     app.extensions["aurora"] = {"plane": plane, "max_rows": config.max_rows, "max_body": config.max_body_bytes}
     return app
@@ -70,29 +71,16 @@ def json_response(body: dict, status: int = 200) -> Response:
     return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), status=status, mimetype=JSON)
 
 
-def read_json() -> dict:
-    try:
-        body = orjson.loads(request.get_data(cache=False))
-    except orjson.JSONDecodeError as err:
-        raise InvalidRequest(f"body is not valid JSON: {err}") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("body must be a JSON object")
-    return body
-
-
 class Routes:
-    """The handlers, bound to one served model, its metrics and the fault injector."""
+    """Health, metadata and errors, bound to one served model (inference is the fast lane's)."""
 
-    def __init__(self, plane: DataPlane, max_rows: int):
+    def __init__(self, plane: DataPlane):
         self.plane = plane
         self.served = plane.served
         self.metrics = plane.metrics
-        self.predict_schema = validation.predict_schema(self.served.features, max_rows)
-        self.max_rows = max_rows
         self.headers = {"X-Model-Name": self.served.name, "X-Model-Version": self.served.version or "unknown"}
 
     def register(self, app: Flask) -> None:
-        app.add_url_rule("/predict", view_func=self.predict, methods=["POST"])
         app.add_url_rule("/v2", view_func=self.server_metadata)
         app.add_url_rule("/v2/health/live", view_func=self.live)
         app.add_url_rule("/v2/health/ready", view_func=self.ready)
@@ -100,33 +88,10 @@ class Routes:
         for prefix, suffix in (("/v2/models/<name>", ""), ("/v2/models/<name>/versions/<version>", "_version")):
             app.add_url_rule(prefix, view_func=self.model_metadata, endpoint=f"v2_metadata{suffix}")
             app.add_url_rule(f"{prefix}/ready", view_func=self.model_ready, endpoint=f"v2_model_ready{suffix}")
-            app.add_url_rule(f"{prefix}/infer", view_func=self.infer, methods=["POST"], endpoint=f"v2_infer{suffix}")
         app.register_error_handler(AppError, self.app_error)
         app.register_error_handler(HTTPException, self.http_error)
         app.register_error_handler(Exception, self.unexpected_error)
         app.after_request(self.add_headers)
-
-    # Inference
-
-    def predict(self):
-        """POST /predict: {"instances": rows} -> {"predictions", "model", "version"}."""
-        self.plane.require_ready()
-        try:
-            matrix = self.predict_schema.load(read_json())["instances"]
-        except ValidationError as err:
-            raise InvalidRequest(validation.error_message(err.messages)) from None
-        predictions = self.plane.predict(matrix)
-        return json_response({"predictions": predictions, "model": self.served.name, "version": self.served.version})
-
-    def infer(self, name: str, version: str | None = None):
-        """POST /v2/models/<name>/infer: JSON and binary tensors in, one FP64 output `predict` back."""
-        self.check_model(name, version)
-        self.plane.require_ready()
-        body = request.get_data(cache=False)
-        decoded = v2.decode(body, request.headers.get(v2.HEADER_LENGTH), self.served.features, self.max_rows)
-        predictions = self.plane.predict(decoded.matrix)
-        payload, headers = v2.encode(decoded, predictions, self.served.name, self.served.version)
-        return Response(payload, headers=headers)
 
     # Health and metadata
 

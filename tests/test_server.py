@@ -474,3 +474,16 @@ def test_a_prediction_that_is_not_finite_gets_422(trained):
 def test_nested_v2_data_must_match_its_shape(client, data, message):
     response = client.post("/v2/models/diabetes/infer", json=v2_request(data, shape=[2, 10]))
     assert response.status_code == 400 and message in response.get_json()["error"]
+
+
+def test_the_inference_routes_refuse_other_methods_with_405(client):
+    response = client.get("/v2/models/diabetes/infer")
+    assert response.status_code == 405 and response.headers["Allow"] == "POST"
+    assert "use POST" in response.get_json()["error"] and response.headers["X-Model-Name"] == "diabetes"
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(trained):
+    root, model, _ = trained
+    client = create_app(config_for(root, model, max_body_bytes=2048)).test_client()
+    response = client.post("/v2/models/diabetes/infer", data=b"x" * 4096, content_type="application/json")
+    assert response.status_code == 413 and "limit is 2048" in response.get_json()["error"]
