@@ -85,13 +85,7 @@ class FastLane:
         """POST /predict: {"instances": rows} -> {"predictions", "model", "version"}."""
         self.plane.require_ready()
         try:
-            parsed = orjson.loads(body)
-        except orjson.JSONDecodeError as err:
-            raise InvalidRequest(f"body is not valid JSON: {err}") from None
-        if not isinstance(parsed, dict):
-            raise InvalidRequest("body must be a JSON object")
-        try:
-            matrix = self.predict_schema.load(parsed)["instances"]
+            matrix = self.predict_schema.load(v2.parse_json(body))["instances"]
         except ValidationError as err:
             raise InvalidRequest(validation.error_message(err.messages)) from None
         predictions = self.plane.predict(matrix)

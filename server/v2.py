@@ -69,13 +69,14 @@ def split_body(body: bytes, header_length: str | None) -> tuple[bytes, memoryvie
     return body[:split], memoryview(body)[split:]
 
 
-def parse_json(header: bytes) -> dict:
+def parse_json(data: bytes) -> dict:
+    """A request's JSON object (all of a /predict body, the JSON part of a V2 one)."""
     try:
-        parsed = orjson.loads(header)
+        parsed = orjson.loads(data)
     except orjson.JSONDecodeError as err:
-        raise InvalidRequest(f"the request's JSON is not valid: {err}") from None
+        raise InvalidRequest(f"the request is not valid JSON: {err}") from None
     if not isinstance(parsed, dict):
-        raise InvalidRequest("the request's JSON must be an object")
+        raise InvalidRequest("the request must be a JSON object")
     return parsed
 
 
