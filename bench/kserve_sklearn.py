@@ -6,10 +6,11 @@ turns the V2 input into a numpy array, calls the estimator's predict and returns
 the result as an InferResponse. Run it with the kserve venv's python:
 
     python bench/kserve_sklearn.py --model_name NAME --model_dir DIR \
-        --http_port PORT --workers 2 --enable_grpc false
+        --http_port PORT --workers 2 --grpc_port PORT [--quiet_grpc]
 
-KServe's REST server listens on 0.0.0.0 with no option to change it; this launcher
-rebinds it to --bind_host (127.0.0.1 by default) before the server starts.
+KServe's REST server listens on 0.0.0.0 and its gRPC server on [::], with no option to
+change either; this launcher rebinds both to --bind_host (127.0.0.1 by default) before
+the servers start. --quiet_grpc drops KServe's gRPC interceptor that logs every call.
 bench/serve also passes --log_config_file bench/kserve_logging.json, which keeps
 KServe's startup logs but drops its per-request access and timing lines (MLServer and
 Aurora log no line per request either).
@@ -21,10 +22,12 @@ import argparse
 import os
 import sys
 import warnings
+from types import SimpleNamespace
 
 import joblib
 import kserve
 from kserve import InferRequest, InferResponse, Model, ModelServer
+from kserve.protocol.grpc import server as grpc_server
 from kserve.protocol.rest import server as rest_server
 from kserve.utils.utils import get_predict_input, get_predict_response
 
@@ -70,18 +73,30 @@ def bind_rest_server_to(host: str) -> None:
     rest_server.RESTServer.__init__ = init
 
 
+def bind_grpc_server_to(host: str, quiet: bool) -> None:
+    """Make KServe's gRPC server listen on `host` only; with `quiet`, log no line per call."""
+    make_server = grpc_server.aio.server
+
+    def server(*args, **kwargs):
+        if quiet:
+            kept = [i for i in kwargs.get("interceptors", ()) if not isinstance(i, grpc_server.LoggingInterceptor)]
+            kwargs["interceptors"] = tuple(kept)
+        made = make_server(*args, **kwargs)
+        add_port = made.add_insecure_port
+        made.add_insecure_port = lambda address: add_port(address.replace("[::]", host, 1))
+        return made
+
+    grpc_server.aio = SimpleNamespace(server=server)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(parents=[kserve.model_server.parser])
     parser.add_argument("--model_dir", required=True, help="folder holding model.joblib")
-    parser.add_argument("--bind_host", default="127.0.0.1", help="address the REST server listens on")
+    parser.add_argument("--bind_host", default="127.0.0.1", help="address the REST and gRPC servers listen on")
+    parser.add_argument("--quiet_grpc", action="store_true", help="no log line per gRPC call")
     args, _ = parser.parse_known_args()
-    if args.enable_grpc:
-        # KServe's gRPC server always listens on [::]; the benchmark keeps it off.
-        print(
-            "kserve_sklearn.py: refusing to start gRPC (it would bind [::]); pass --enable_grpc false", file=sys.stderr
-        )
-        return 2
     bind_rest_server_to(args.bind_host)
+    bind_grpc_server_to(args.bind_host, args.quiet_grpc)
     model = SKLearnModel(args.model_name, args.model_dir)
     model.load()
     ModelServer().start([model])

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import socket
+import statistics
 import sys
 import time
 import urllib.error
@@ -20,6 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 FEATURES = 10
+# How a cell sends its rows: V2 JSON, V2 binary tensor data (both over wrk), V2 gRPC (ghz).
+ENCODINGS = ("json", "binary", "grpc")
 
 
 # --------------------------------------------------------------------------- ports
@@ -51,7 +54,12 @@ def diabetes():
 
 
 def cmd_bodies(args: argparse.Namespace) -> int:
-    """Write body-N.json for each N: the first N rows of the diabetes data as a V2 request."""
+    """Write the first N diabetes rows as V2 requests, once per encoding.
+
+    body-N.json: JSON tensor data; body-N.bin (+ body-N.bin.len, the JSON header's
+    length): the binary tensor data extension; body-N.grpc.json: a gRPC
+    ModelInferRequest in protobuf's JSON form, for ghz.
+    """
     features, _ = diabetes()
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -59,18 +67,17 @@ def cmd_bodies(args: argparse.Namespace) -> int:
         if not 1 <= rows <= len(features):
             print(f"rows must be 1..{len(features)}, got {rows}", file=sys.stderr)
             return 2
-        block = features[:rows]
-        body = {
-            "inputs": [
-                {
-                    "name": "input-0",
-                    "shape": [rows, FEATURES],
-                    "datatype": "FP64",
-                    "data": [float(v) for v in block.reshape(-1)],
-                }
-            ]
-        }
-        (out / f"body-{rows}.json").write_text(json.dumps(body, separators=(",", ":")))
+        block = features[:rows].astype("<f8")
+        tensor = {"name": "input-0", "shape": [rows, FEATURES], "datatype": "FP64"}
+        values = [float(v) for v in block.reshape(-1)]
+        compact = {"separators": (",", ":")}
+        (out / f"body-{rows}.json").write_text(json.dumps({"inputs": [{**tensor, "data": values}]}, **compact))
+        raw = block.tobytes()
+        header = json.dumps({"inputs": [{**tensor, "parameters": {"binary_data_size": len(raw)}}]}, **compact)
+        (out / f"body-{rows}.bin").write_bytes(header.encode() + raw)
+        (out / f"body-{rows}.bin.len").write_text(str(len(header.encode())))
+        grpc_tensor = {**tensor, "contents": {"fp64Contents": values}}
+        (out / f"body-{rows}.grpc.json").write_text(json.dumps({"inputs": [grpc_tensor]}, **compact))
     return 0
 
 
@@ -138,9 +145,12 @@ def cmd_expect(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- HTTP checks
 
 
-def http(method: str, url: str, body: bytes | None = None, timeout: float = 10.0):
+def http(method: str, url: str, body: bytes | None = None, timeout: float = 10.0, header_length: int = 0):
     req = urllib.request.Request(url, data=body, method=method)
-    if body is not None:
+    if header_length:
+        req.add_header("Content-Type", "application/octet-stream")
+        req.add_header("Inference-Header-Content-Length", str(header_length))
+    elif body is not None:
         req.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
@@ -204,11 +214,17 @@ def predictions_of(payload: dict) -> list[float]:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """POST a body once; require 200, N predictions and, if given, the expected values."""
-    body = Path(args.body).read_bytes()
-    rows = json.loads(body)["inputs"][0]["shape"][0]
+    """POST a body once; require 200, N predictions and, if given, the expected values.
+
+    A body-N.bin is sent with the binary extension's headers (its JSON length from
+    body-N.bin.len); the answer asked for is JSON either way.
+    """
+    path = Path(args.body)
+    body = path.read_bytes()
+    header_length = int(Path(f"{path}.len").read_text()) if path.suffix == ".bin" else 0
+    rows = json.loads(body[: header_length or None])["inputs"][0]["shape"][0]
     try:
-        status, raw = http("POST", args.url, body, timeout=30.0)
+        status, raw = http("POST", args.url, body, timeout=30.0, header_length=header_length)
     except (OSError, urllib.error.URLError) as err:
         print(f"request failed: {getattr(err, 'reason', err)}")
         return 1
@@ -220,11 +236,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     except (ValueError, AttributeError) as err:
         print(f"unreadable response: {err}")
         return 1
+    return compare_predictions(values, rows, args.expected)
+
+
+def compare_predictions(values: list[float], rows: int, expected_file: str | None) -> int:
+    """0 when the answer has `rows` values equal to the reference; 3 on a value mismatch."""
     if len(values) != rows:
         print(f"expected {rows} predictions, got {len(values)}")
         return 1
-    if args.expected:
-        expected = json.loads(Path(args.expected).read_text())[:rows]
+    if expected_file:
+        expected = json.loads(Path(expected_file).read_text())[:rows]
         if len(expected) != rows:
             print(f"the reference has {len(expected)} predictions, fewer than {rows}")
             return 1
@@ -233,6 +254,67 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"predictions differ from the reference model (max rel. diff {worst:.3g})")
             return 3
     return 0
+
+
+# --------------------------------------------------------------------------- gRPC checks
+
+
+def cmd_grpc_body(args: argparse.Namespace) -> int:
+    """Copy body-N.grpc.json with model_name set: ghz sends the file as it is."""
+    body = json.loads(Path(args.body).read_text())
+    Path(args.out).write_text(json.dumps({"modelName": args.model, **body}, separators=(",", ":")))
+    return 0
+
+
+def output_values(output, raw: bytes | None) -> list[float]:
+    """The values of one gRPC output tensor, typed contents or raw little-endian bytes."""
+    import array
+
+    if raw is not None:
+        code = {"FP64": "d", "FP32": "f", "INT64": "q", "INT32": "i"}.get(output.datatype)
+        if code is None:
+            raise ValueError(f"raw output of datatype {output.datatype} is not read here")
+        return [float(v) for v in array.array(code, raw)]
+    contents = output.contents
+    for field in ("fp64_contents", "fp32_contents", "int64_contents", "int_contents"):
+        values = getattr(contents, field)
+        if len(values):
+            return [float(v) for v in values]
+    return []
+
+
+def cmd_grpc_check(args: argparse.Namespace) -> int:
+    """One ModelInfer call with a ghz body; require N predictions equal to the reference.
+
+    Needs grpcio and the repo's generated stubs: run it with Aurora's python.
+    """
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    import grpc
+    from google.protobuf import json_format
+
+    from server.protos import open_inference_pb2 as pb
+    from server.protos import open_inference_pb2_grpc as pb_grpc
+
+    request = json_format.Parse(Path(args.body).read_text(), pb.ModelInferRequest())
+    rows = request.inputs[0].shape[0]
+    with grpc.insecure_channel(args.address) as channel:
+        try:
+            grpc.channel_ready_future(channel).result(timeout=10)
+            response = pb_grpc.GRPCInferenceServiceStub(channel).ModelInfer(request, timeout=30)
+        except (grpc.RpcError, grpc.FutureTimeoutError) as err:
+            reason = err.details() if isinstance(err, grpc.RpcError) else "channel not ready in 10s"
+            print(f"gRPC call failed: {reason}")
+            return 1
+    if not response.outputs:
+        print("the response has no outputs")
+        return 1
+    raw = response.raw_output_contents[0] if response.raw_output_contents else None
+    try:
+        values = output_values(response.outputs[0], raw)
+    except ValueError as err:
+        print(err)
+        return 1
+    return compare_predictions(values, rows, args.expected)
 
 
 # --------------------------------------------------------------------------- listeners
@@ -374,37 +456,66 @@ def load_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def median_over_rounds(results: list[dict]) -> list[dict]:
+    """One measurement per cell: each figure is the median of that cell's rounds."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in results:
+        key = (r["model"], r["server"], r.get("encoding", "json"), r["rows"], r["connections"])
+        groups.setdefault(key, []).append(r)
+    out = []
+    for (model, server, encoding, rows, conns), runs in groups.items():
+        cell = {"model": model, "server": server, "encoding": encoding, "rows": rows, "connections": conns}
+        cell["rounds"] = len(runs)
+        for field in ("rps", "rows_per_s", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "max_ms"):
+            values = [r[field] for r in runs if r.get(field) is not None]
+            cell[field] = statistics.median(values) if values else None
+        for field in ("requests", "non2xx", "socket_errors", "timeouts"):
+            cell[field] = sum(r.get(field) or 0 for r in runs)
+        out.append(cell)
+    return out
+
+
+CELL_ORDER = {name: i for i, name in enumerate(ENCODINGS)}
+
+
+def cell_key(r: dict) -> tuple:
+    return (CELL_ORDER.get(r["encoding"], 9), r["rows"], r["connections"])
+
+
 def compare(results: list[dict], models: list[str], peers: list[str]) -> list[dict]:
-    """Aurora against the best peer, per model, rows and connections."""
-    index = {(r["model"], r["server"], r["rows"], r["connections"]): r for r in results}
-    cells = sorted({(r["model"], r["rows"], r["connections"]) for r in results})
+    """Aurora against the best peer, per model, encoding, rows and connections."""
+    index = {(r["model"], r["server"], r["encoding"], r["rows"], r["connections"]): r for r in results}
+    cells = sorted(
+        {(r["encoding"], r["rows"], r["connections"]) for r in results},
+        key=lambda c: (CELL_ORDER.get(c[0], 9), c[1], c[2]),
+    )
     out = []
     for model in models:
-        for m, rows, conns in cells:
-            if m != model:
-                continue
+        for encoding, rows, conns in cells:
             metric = "rps" if rows == 1 else "rows_per_s"
-            aurora = index.get((model, "aurora", rows, conns))
-            peer_cells = [index[(model, p, rows, conns)] for p in peers if (model, p, rows, conns) in index]
+            aurora = index.get((model, "aurora", encoding, rows, conns))
+            peer_cells = [index[k] for p in peers if (k := (model, p, encoding, rows, conns)) in index]
             if not peer_cells:
                 continue
             best = max(peer_cells, key=lambda r: r[metric])
             lowest_p99 = min(peer_cells, key=lambda r: r["p99_ms"])
-            entry = {
-                "model": model,
-                "rows": rows,
-                "connections": conns,
-                "metric": metric,
-                "best_peer": best["server"],
-                "best_peer_value": best[metric],
-                "aurora_value": aurora[metric] if aurora else None,
-                "throughput_ratio": (aurora[metric] / best[metric]) if aurora and best[metric] else None,
-                "lowest_p99_peer": lowest_p99["server"],
-                "peer_p99_ms": lowest_p99["p99_ms"],
-                "aurora_p99_ms": aurora["p99_ms"] if aurora else None,
-                "p99_ratio": (aurora["p99_ms"] / lowest_p99["p99_ms"]) if aurora and lowest_p99["p99_ms"] else None,
-            }
-            out.append(entry)
+            out.append(
+                {
+                    "model": model,
+                    "encoding": encoding,
+                    "rows": rows,
+                    "connections": conns,
+                    "metric": metric,
+                    "best_peer": best["server"],
+                    "best_peer_value": best[metric],
+                    "aurora_value": aurora[metric] if aurora else None,
+                    "throughput_ratio": (aurora[metric] / best[metric]) if aurora and best[metric] else None,
+                    "lowest_p99_peer": lowest_p99["server"],
+                    "peer_p99_ms": lowest_p99["p99_ms"],
+                    "aurora_p99_ms": aurora["p99_ms"] if aurora else None,
+                    "p99_ratio": (aurora["p99_ms"] / lowest_p99["p99_ms"]) if aurora and lowest_p99["p99_ms"] else None,
+                }
+            )
     return out
 
 
@@ -413,18 +524,23 @@ def cmd_report(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     meta = json.loads((run_dir / "meta.json").read_text())
     servers = load_jsonl(run_dir / "servers.jsonl")
-    results = load_jsonl(run_dir / "results.jsonl")
+    rounds = load_jsonl(run_dir / "results.jsonl")
+    results = sorted(median_over_rounds(rounds), key=cell_key)
+    unsupported = load_jsonl(run_dir / "cells.jsonl")
 
     # Collapse per-model server records into one status per server and model.
     status = {}
-    for s in servers:
-        status[(s["server"], s.get("model"))] = s
+    for s in servers:  # one record per round: a failure in any round stands
+        key = (s["server"], s.get("model"))
+        if key not in status or s["status"] != "ok":
+            status[key] = s
 
     print()
     print("=" * 78)
     print(
         f"Aurora serving benchmark  {meta['started']}  ({meta['duration_s']}s per cell, "
-        f"{meta['warmup_s']}s warm-up, wrk -t{meta['wrk_threads']})"
+        f"{meta['warmup_s']}s warm-up, wrk -t{meta['wrk_threads']} / ghz; "
+        f"median of {meta.get('rounds', 1)} round(s))"
     )
     print(f"models trained with scikit-learn {meta['sklearn']}; python {meta['python']}; {meta['cpus']} CPUs")
     for name, info in meta["servers"].items():
@@ -444,6 +560,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             rows.append(
                 [
                     r["server"],
+                    r["encoding"],
                     str(r["rows"]),
                     str(r["connections"]),
                     fmt(r["rps"]),
@@ -457,8 +574,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         for name in meta["server_order"]:
             s = status.get((name, model))
             if s and s["status"] != "ok":
-                rows.append([name, "-", "-", "FAILED", "", "", "", "", ""])
-        headers = ["server", "rows/req", "conns", "req/s", "rows/s", "p50 ms", "p99 ms", "non-2xx", "sock err"]
+                rows.append([name, "-", "-", "-", "FAILED", "", "", "", "", ""])
+        headers = ["server", "encoding", "rows/req", "conns", "req/s", "rows/s"]
+        headers += ["p50 ms", "p99 ms", "non-2xx", "sock err"]
         print(table(headers, rows))
         for name in meta["server_order"]:
             s = status.get((name, model))
@@ -466,6 +584,10 @@ def cmd_report(args: argparse.Namespace) -> int:
                 print(f"  {name} failed: {s.get('reason', 'unknown')}")
             elif s and s.get("warning"):
                 print(f"  {name} warning: {s['warning']}")
+        for cell in unsupported:
+            if cell["model"] == model:
+                what = f"{cell['encoding']} with {cell['rows']} row(s)"
+                print(f"  {cell['server']} cannot serve {what}: {cell['reason']}")
 
     comparison = compare(results, meta["models"], peers)
     print("\nAurora vs best peer (throughput ratio > 1: Aurora faster; p99 ratio < 1: Aurora lower)")
@@ -476,6 +598,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         crow.append(
             [
                 meta["model_labels"].get(c["model"], c["model"]),
+                c["encoding"],
                 str(c["rows"]),
                 str(c["connections"]),
                 what,
@@ -492,6 +615,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             table(
                 [
                     "model",
+                    "encoding",
                     "rows/req",
                     "conns",
                     "metric",
@@ -514,6 +638,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         "meta": meta,
         "servers": servers,
         "results": results,
+        "rounds": rounds,
+        "unsupported": unsupported,
         "comparison": comparison,
     }
     out = Path(args.out)
@@ -523,32 +649,70 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_record(args: argparse.Namespace) -> int:
-    """Turn one wrk output file into a results.jsonl line."""
+def wrk_result(path: Path) -> dict | None:
+    """The BENCH_RESULT line of v2_infer.lua, as one results.jsonl measurement."""
     result = None
-    for line in Path(args.wrk_output).read_text(errors="replace").splitlines():
+    for line in path.read_text(errors="replace").splitlines():
         if line.startswith("BENCH_RESULT "):
             result = json.loads(line[len("BENCH_RESULT ") :])
     if result is None:
-        print(f"no BENCH_RESULT line in {args.wrk_output}")
+        return None
+    errors = result["connect_errors"] + result["read_errors"] + result["write_errors"] + result["timeouts"]
+    keep = ("rps", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "max_ms", "requests", "duration_s", "non2xx", "timeouts")
+    return {**{k: result[k] for k in keep}, "socket_errors": errors}
+
+
+CUT_OFF = "use of closed network connection"
+
+
+def ghz_result(path: Path) -> dict | None:
+    """ghz's JSON report as one measurement; a call not answered OK counts as non-2xx."""
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not report.get("count"):
+        return None
+    ms = 1e-6  # ghz reports nanoseconds
+    percentile = {p["percentage"]: p["latency"] * ms for p in report.get("latencyDistribution") or []}
+    codes = report.get("statusCodeDistribution") or {}
+    # Calls still in flight when ghz's duration ends fail on ghz's own closed connection:
+    # the load tool's cut-off, not an answer from the server, so not counted as errors.
+    cut = sum(n for message, n in (report.get("errorDistribution") or {}).items() if CUT_OFF in message)
+    failed = sum(n for code, n in codes.items() if code != "OK") - cut
+    timeouts = codes.get("DeadlineExceeded", 0)
+    return {
+        "rps": report["rps"],
+        "p50_ms": percentile.get(50),
+        "p90_ms": percentile.get(90),
+        "p99_ms": percentile.get(99),
+        "mean_ms": report["average"] * ms,
+        "max_ms": report["slowest"] * ms,
+        "requests": report["count"],
+        "duration_s": report["total"] * 1e-9,
+        "non2xx": failed - timeouts,
+        "timeouts": timeouts,
+        "socket_errors": timeouts,
+        "cut_off": cut,
+    }
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    """Turn one wrk or ghz output file into a results.jsonl line."""
+    read = ghz_result if args.tool == "ghz" else wrk_result
+    result = read(Path(args.output))
+    if result is None:
+        print(f"no result in {args.output}")
         return 1
     entry = {
         "model": args.model,
         "server": args.server,
+        "encoding": args.encoding,
         "rows": args.rows,
         "connections": args.connections,
-        "rps": result["rps"],
+        "round": args.round,
+        **result,
         "rows_per_s": result["rps"] * args.rows,
-        "p50_ms": result["p50_ms"],
-        "p90_ms": result["p90_ms"],
-        "p99_ms": result["p99_ms"],
-        "mean_ms": result["mean_ms"],
-        "max_ms": result["max_ms"],
-        "requests": result["requests"],
-        "duration_s": result["duration_s"],
-        "non2xx": result["non2xx"],
-        "socket_errors": result["connect_errors"] + result["read_errors"] + result["write_errors"] + result["timeouts"],
-        "timeouts": result["timeouts"],
     }
     with open(args.results, "a") as f:
         f.write(json.dumps(entry) + "\n")
@@ -556,6 +720,14 @@ def cmd_record(args: argparse.Namespace) -> int:
         f"{entry['rps']:,.1f} req/s ({entry['rows_per_s']:,.0f} rows/s), p50 {entry['p50_ms']:.2f} ms, "
         f"p99 {entry['p99_ms']:.2f} ms, non-2xx {entry['non2xx']}, socket errors {entry['socket_errors']}"
     )
+    return 0
+
+
+def cmd_cell_failed(args: argparse.Namespace) -> int:
+    """Append a cell a server could not serve (its check failed) to cells.jsonl."""
+    entry = {"model": args.model, "server": args.server, "encoding": args.encoding, "rows": args.rows}
+    with open(args.file, "a") as f:
+        f.write(json.dumps({**entry, "reason": args.reason}) + "\n")
     return 0
 
 
@@ -582,7 +754,8 @@ def cmd_meta(args: argparse.Namespace) -> int:
         "warmup_s": args.warmup,
         "wrk_threads": args.threads,
         "connections": args.connections,
-        "rows": args.rows,
+        "cells": args.cells,
+        "rounds": args.rounds,
         "sklearn": args.sklearn,
         "python": args.python,
         "cpus": os.cpu_count(),
@@ -649,8 +822,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--metrics-port", type=int, required=True)
     p.set_defaults(func=cmd_mlserver_config)
 
-    p = sub.add_parser("record", help="wrk output -> results.jsonl")
-    p.add_argument("wrk_output")
+    p = sub.add_parser("grpc-body", help="a ghz body with model_name set")
+    p.add_argument("body")
+    p.add_argument("--model", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_grpc_body)
+
+    p = sub.add_parser("grpc-check", help="one gRPC ModelInfer, checked (needs grpcio)")
+    p.add_argument("address")
+    p.add_argument("body")
+    p.add_argument("--expected")
+    p.set_defaults(func=cmd_grpc_check)
+
+    p = sub.add_parser("cell-failed", help="record a cell a server could not serve")
+    p.add_argument("file")
+    p.add_argument("--model", required=True)
+    p.add_argument("--server", required=True)
+    p.add_argument("--encoding", required=True)
+    p.add_argument("--rows", type=int, required=True)
+    p.add_argument("--reason", required=True)
+    p.set_defaults(func=cmd_cell_failed)
+
+    p = sub.add_parser("record", help="wrk or ghz output -> results.jsonl")
+    p.add_argument("output")
+    p.add_argument("--tool", choices=["wrk", "ghz"], default="wrk")
+    p.add_argument("--encoding", required=True, choices=ENCODINGS)
+    p.add_argument("--round", type=int, default=1)
     p.add_argument("--results", required=True)
     p.add_argument("--model", required=True)
     p.add_argument("--server", required=True)
@@ -673,7 +870,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=float, required=True)
     p.add_argument("--threads", type=int, required=True)
     p.add_argument("--connections", type=int, nargs="+", required=True)
-    p.add_argument("--rows", type=int, nargs="+", required=True)
+    p.add_argument("--cells", nargs="+", required=True)
+    p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--sklearn", required=True)
     p.add_argument("--python", default="")
     p.add_argument("--models", nargs="+", required=True)

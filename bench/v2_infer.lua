@@ -1,8 +1,9 @@
 -- wrk script for bench/serve: POST one fixed Open Inference Protocol V2 body.
 --
--- Usage: wrk -t2 -c16 -d10s -s bench/v2_infer.lua URL -- BODY_FILE
+-- Usage: wrk -t2 -c16 -d10s -s bench/v2_infer.lua URL -- BODY_FILE [HEADER_LENGTH]
 --
--- The body is read once per thread from BODY_FILE. Responses outside 2xx are
+-- The body is read once per thread from BODY_FILE. With HEADER_LENGTH it is a
+-- binary tensor data request: its first HEADER_LENGTH bytes are the JSON header. Responses outside 2xx are
 -- counted per thread, and done() prints one machine-readable line:
 --   BENCH_RESULT {"requests":...,"rps":...,"p50_ms":...,...}
 
@@ -31,7 +32,12 @@ function init(args)
     error("v2_infer.lua: pass the body file after --")
   end
   wrk.method = "POST"
-  wrk.headers["Content-Type"] = "application/json"
+  if args[2] then
+    wrk.headers["Content-Type"] = "application/octet-stream"
+    wrk.headers["Inference-Header-Content-Length"] = args[2]
+  else
+    wrk.headers["Content-Type"] = "application/json"
+  end
   wrk.body = read_file(path)
 end
 
