@@ -10,6 +10,7 @@ import hmac
 import logging
 import re
 import uuid
+from datetime import UTC, datetime
 from importlib import metadata
 
 from flask import Flask, jsonify, request
@@ -19,13 +20,21 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from control_api import info, openapi
 from control_api.config import ApiConfig
-from control_api.errors import AppError, ClusterRefused, ClusterUnavailable, InvalidRequest, NotFound, Unauthorized
+from control_api.errors import (
+    AppError,
+    ClusterRefused,
+    ClusterUnavailable,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    Unauthorized,
+)
 from control_api.kube import CRDS, Kube
 from trainer import store
 
 log = logging.getLogger("aurora.control_api")
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-ACTIONS = ("promote", "abort", "retry")
+ACTIONS = ("promote", "abort", "retry", "rollback")
 
 
 def aurora_version() -> str:
@@ -145,6 +154,10 @@ def register_action_routes(app: Flask, kube: Kube) -> None:
             raise NotFound(f"no action {action!r}; actions are {', '.join(ACTIONS)}")
         checked_label(namespace, "namespace")
         checked_label(name, "name")
+        if action == "rollback":
+            refusal = info.rollback_refusal(kube.deployment(namespace, name), datetime.now(UTC))
+            if refusal:
+                raise Conflict(refusal)
         # A fresh value each time: the controller acts once per new value.
         value = uuid.uuid4().hex
         kube.annotate_deployment(namespace, name, f"aurora.dev/{action}", value)

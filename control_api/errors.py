@@ -10,6 +10,7 @@ __all__ = [
     "Unauthorized",
     "ClusterUnavailable",
     "ClusterRefused",
+    "Conflict",
 ]
 
 
@@ -30,3 +31,10 @@ class ClusterRefused(AppError):
 
     status = 502
     reason = "cluster_refused"
+
+
+class Conflict(AppError):
+    """The action makes no sense in the resource's current state (e.g. no rollback window is open)."""
+
+    status = 409
+    reason = "conflict"

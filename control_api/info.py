@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from hooks.conditions import parse_rfc3339
 from trainer import store
 
 RWX_PROVISIONERS = ("cephfs", "nfs", "efs", "filestore", "azurefile", "file.csi", "glusterfs", "longhorn")
@@ -61,14 +64,33 @@ def info_deployment(deployment: dict) -> dict:
         "name": metadata.get("name"),
         "model": spec.get("model"),
         "version": spec.get("version"),
+        "versionFrom": spec.get("versionFrom"),
+        "desiredVersion": status.get("desiredVersion", ""),
         "phase": status.get("phase", ""),
         "stableVersion": status.get("stableVersion", ""),
         "canaryVersion": status.get("canaryVersion", ""),
+        "previousVersion": status.get("previousVersion", ""),
+        "rollbackWindowEndsAt": status.get("rollbackWindowEndsAt", ""),
         "canaryWeight": status.get("canaryWeight", 0),
         "lastAnalysis": {k: analysis.get(k) for k in ("time", "verdict", "failedChecks", "message") if k in analysis},
         "message": status.get("message", ""),
         "conditions": condition_summary(status),
     }
+
+
+def rollback_refusal(deployment: dict, now: datetime) -> str | None:
+    """Why aurora.dev/rollback would do nothing now, or None when a rollback window is open."""
+    status = deployment.get("status") or {}
+    previous, ends = status.get("previousVersion"), parse_rfc3339(status.get("rollbackWindowEndsAt"))
+    if not previous or ends is None:
+        return "no rollback window is open: no promotion replaced a version that is still kept"
+    if status.get("trafficOnPrevious"):
+        return f"a rollback to {previous} is already under way"
+    if now >= ends:
+        return f"the rollback window to {previous} ended at {status['rollbackWindowEndsAt']}"
+    if status.get("phase") != "Stable":
+        return f"the deployment is {status.get('phase')}: a rollback applies to a Stable one"
+    return None
 
 
 def condition_summary(status: dict) -> dict:

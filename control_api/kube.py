@@ -97,6 +97,9 @@ class Kube:
         scope = f"/namespaces/{namespace}" if namespace else ""
         return self.request("GET", f"/apis/{GROUP}/{VERSION}{scope}/{plural}").get("items", [])
 
+    def deployment(self, namespace: str, name: str) -> dict:
+        return self.request("GET", f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/mldeployments/{name}")
+
     # Writes
 
     def annotate_deployment(self, namespace: str, name: str, key: str, value: str) -> dict:

@@ -6,6 +6,7 @@ OPEN = ("/health", "/metrics")
 ERRORS = {
     "401": "missing or wrong X-API-Key",
     "404": "no such model, version or resource",
+    "409": "the action does nothing in the resource's current state (e.g. no rollback window is open)",
     "502": "the Kubernetes API refused the request",
     "503": "the Kubernetes API is not reachable",
 }
@@ -23,6 +24,12 @@ ROUTES = [
     ("post", "/deployments/{namespace}/{name}/promote", "Promote the running canary (sets aurora.dev/promote)"),
     ("post", "/deployments/{namespace}/{name}/abort", "Roll the running canary back (sets aurora.dev/abort)"),
     ("post", "/deployments/{namespace}/{name}/retry", "Start a rolled-back canary again (sets aurora.dev/retry)"),
+    (
+        "post",
+        "/deployments/{namespace}/{name}/rollback",
+        "Send all traffic back to the version the last promotion replaced (sets aurora.dev/rollback); "
+        "409 when no rollback window is open",
+    ),
 ]
 
 

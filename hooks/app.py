@@ -132,6 +132,7 @@ def create_app(
         ("mltrainingjob", "sync"): lambda body: mltrainingjob.sync(body, now=clock(), config=config),
         ("mltrainingjob", "customize"): mltrainingjob.customize,
         ("mldeployment", "sync"): mldeployment_handler(config, clock, prometheus),
+        ("mldeployment", "customize"): mldeployment.customize,
     }
     for (controller, hook), handler in hooks.items():
         app.add_url_rule(

@@ -11,7 +11,9 @@ from __future__ import annotations
 from hooks.config import HookConfig
 from hooks.podsecurity import container_security_context, pod_security_context
 
-STABLE, CANARY = "stable", "canary"
+STABLE, CANARY, PREVIOUS = "stable", "canary", "previous"
+# Every track an MLDeployment may run; the previous one only in a rollback window.
+TRACKS = (STABLE, CANARY, PREVIOUS)
 PORT = 8080
 # The Open Inference Protocol over gRPC, served by the same pods.
 GRPC_PORT = 8081
@@ -133,7 +135,13 @@ def probe(path: str, *, period: int, failures: int) -> dict:
     }
 
 
-def new_service(parent: dict, spec: dict, track: str) -> dict:
+def new_service(parent: dict, spec: dict, track: str, version: str | None = None) -> dict:
+    """A track's Service; with `version`, it selects that version's pods on every track instead
+    (a rollback sends traffic to the previous track's ready pods at once)."""
+    if version:
+        chosen = {LABEL_DEPLOYMENT: parent["metadata"]["name"], LABEL_VERSION: version}
+    else:
+        chosen = selector(parent, track)
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -142,7 +150,7 @@ def new_service(parent: dict, spec: dict, track: str) -> dict:
             "labels": {**selector(parent, track), LABEL_MODEL: spec["model"]},
         },
         "spec": {
-            "selector": selector(parent, track),
+            "selector": chosen,
             "ports": [
                 {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"},
                 {"name": "grpc", "port": GRPC_PORT, "targetPort": "grpc", "protocol": "TCP"},

@@ -26,8 +26,10 @@ from hooks.rollout import (
     Rollout,
     Step,
     begin_promotion,
+    close_window,
     complete_promotion,
     enter_step,
+    is_window_open,
     parse_duration,
     parse_steps,
     pause_inconclusive,
@@ -38,8 +40,10 @@ from hooks.rollout import (
     roll_back,
     start_canary,
     status_fields,
+    to_previous,
 )
 from hooks.shapes import NUMBER, shape_errors
+from hooks.version_source import Resolved, related_rules, resolve_version, version_source_errors
 from trainer.store import is_valid_model_name, is_valid_version
 
 DEPLOYMENT_KEY, SERVICE_KEY, INGRESS_KEY = "Deployment.apps/v1", "Service.v1", "Ingress.networking.k8s.io/v1"
@@ -63,6 +67,8 @@ MAX_NAME = 56
 SPEC_SHAPE = {
     "model": str,
     "version": str,
+    "versionFrom": {"trainingJob": str},
+    "rollbackWindow": str,
     "replicas": int,
     "image": str,
     "resources": dict,
@@ -98,12 +104,13 @@ class Plan:
     interval_seconds: int
     paused: bool
     generation: int
+    window_seconds: int
 
 
-def new_plan(spec: dict, generation: int) -> Plan:
+def new_plan(spec: dict, generation: int, version: str) -> Plan:
     canary = spec["canary"]
     return Plan(
-        version=spec["version"],
+        version=version,
         replicas=spec["replicas"],
         canary_replicas=canary["replicas"],
         deadline_seconds=canary["progressDeadlineSeconds"],
@@ -112,6 +119,7 @@ def new_plan(spec: dict, generation: int) -> Plan:
         interval_seconds=parse_duration(canary["analysis"]["interval"]),
         paused=spec["paused"],
         generation=generation,
+        window_seconds=parse_duration(spec["rollbackWindow"]),
     )
 
 
@@ -172,7 +180,7 @@ def read_parent(request: dict) -> tuple[dict, dict, dict, list[str]]:
 def with_defaults(spec: dict) -> dict:
     canary = {"replicas": 1, "progressDeadlineSeconds": 600, "steps": DEFAULT_STEPS, **(spec.get("canary") or {})}
     canary["analysis"] = {**DEFAULT_ANALYSIS, **((spec.get("canary") or {}).get("analysis") or {})}
-    merged = {"replicas": 2, "paused": False, **spec, "canary": canary}
+    merged = {"replicas": 2, "paused": False, "rollbackWindow": "10m", **spec, "canary": canary}
     merged["storage"] = {"claimName": "aurora-models", **(spec.get("storage") or {})}
     return merged
 
@@ -181,10 +189,10 @@ def observed(request: dict, key: str) -> dict:
     return observed_group(request, key)
 
 
-def observed_tracks(request: dict, parent: dict) -> tuple[dict | None, dict | None]:
-    """The stable and canary Deployments, as observed."""
+def observed_tracks(request: dict, parent: dict) -> tuple[dict | None, dict | None, dict | None]:
+    """The stable, canary and previous Deployments, as observed."""
     deployments = observed(request, DEPLOYMENT_KEY)
-    return tuple(deployments.get(objects.child_name(parent, track)) for track in (objects.STABLE, objects.CANARY))
+    return tuple(deployments.get(objects.child_name(parent, track)) for track in objects.TRACKS)
 
 
 def deployment_version(deployment: dict) -> str:
@@ -209,8 +217,9 @@ def spec_errors(spec: dict, name: str, wrong_types: list[str]) -> list[str]:
         return errors + wrong_types
     if not isinstance(spec.get("model"), str) or not is_valid_model_name(spec["model"]):
         errors.append(f"spec.model {spec.get('model')!r} must be a DNS-1123 label")
-    if not isinstance(spec.get("version"), str) or not is_valid_version(spec["version"]):
-        errors.append(f"spec.version {spec.get('version')!r} must be of the form vYYYYMMDD-HHMMSS")
+    errors += version_source_errors(spec)
+    if parse_duration(spec["rollbackWindow"]) is None:
+        errors.append(f"spec.rollbackWindow {spec['rollbackWindow']!r} must be a duration like 10m or 0s")
     for field, value, low in (
         ("spec.replicas", spec["replicas"], 1),
         ("spec.canary.replicas", spec["canary"]["replicas"], 1),
@@ -265,13 +274,13 @@ def analysis_errors(analysis) -> list[str]:
 # Decisions, one per function, applied in this order by decide()
 
 
-def initial_rollout(previous: dict, spec: dict, stable: dict | None) -> Rollout:
+def initial_rollout(previous: dict, version: str, stable: dict | None) -> Rollout:
     """The rollout as the last status recorded it; without one, Stable at the running or wanted version."""
-    r = read_rollout(previous, (stable and deployment_version(stable)) or spec["version"])
+    r = read_rollout(previous, (stable and deployment_version(stable)) or version)
     return Rollout(Phase.STABLE, r.stable_version, actions=r.actions) if r.phase == Phase.FAILED else r
 
 
-def follow_spec_version(r: Rollout, plan: Plan, now: datetime) -> Rollout:
+def follow_spec_version(r: Rollout, plan: Plan, previous: dict | None, now: datetime) -> Rollout:
     """A new spec.version starts (or restarts) a canary; going back to the stable version aborts."""
     wanted = plan.version
     if r.phase == Phase.PROMOTING:
@@ -281,6 +290,8 @@ def follow_spec_version(r: Rollout, plan: Plan, now: datetime) -> Rollout:
         return revert(r, f"spec.version is back to {wanted}: rollout aborted", now)
     if r.phase == Phase.ROLLED_BACK and wanted == r.stable_version:
         return r._replace(phase=Phase.STABLE, failed_version="", reason="VersionReverted", message="")
+    if r.phase == Phase.STABLE and wanted == r.previous_version and is_window_open(r, now):
+        return roll_back_to_previous(r, Phase.STABLE, "VersionReverted", "the desired version is back", previous, plan)
     current = {
         Phase.PROGRESSING: r.canary_version,
         Phase.PAUSED: r.canary_version,
@@ -290,7 +301,7 @@ def follow_spec_version(r: Rollout, plan: Plan, now: datetime) -> Rollout:
     return r if wanted == current[r.phase] else start_canary(r, wanted, now)
 
 
-def apply_actions(r: Rollout, annotations: dict, plan: Plan, now: datetime) -> Rollout:
+def apply_actions(r: Rollout, annotations: dict, plan: Plan, previous: dict | None, now: datetime) -> Rollout:
     """Act once on each new value of aurora.dev/promote|abort|retry; remember every value seen."""
     new = [a for a in ACTIONS if is_new_action(annotations.get(f"aurora.dev/{a}"), r.actions.get(a, ()))]
     if not new:
@@ -299,7 +310,7 @@ def apply_actions(r: Rollout, annotations: dict, plan: Plan, now: datetime) -> R
     for action in new:
         value = annotations[f"aurora.dev/{action}"]
         seen[action] = (seen[action] + [value])[-SEEN_ACTIONS_KEPT:]
-        r = act(r, action, value, plan, now)
+        r = act(r, action, value, plan, previous, now)
     actions = {k: tuple(v) for k, v in seen.items() if v}
     return r if actions == r.actions else r._replace(actions=actions)
 
@@ -308,13 +319,16 @@ def is_new_action(value, seen: tuple[str, ...]) -> bool:
     return isinstance(value, str) and bool(value) and value not in seen
 
 
-def act(r: Rollout, action: str, value: str, plan: Plan, now: datetime) -> Rollout:
+def act(r: Rollout, action: str, value: str, plan: Plan, previous: dict | None, now: datetime) -> Rollout:
     if action == "abort" and r.phase in ROLLING:
         return roll_back(r, "Aborted", f"aborted by aurora.dev/abort={value}", now)
     if action == "promote" and r.phase in ROLLING:
         return begin_promotion(r, "PromotedByHand", f"promoted by aurora.dev/promote={value}")
     if action == "retry" and r.phase == Phase.ROLLED_BACK and plan.version != r.stable_version:
         return start_canary(r, plan.version, now)
+    if action == "rollback" and r.phase == Phase.STABLE and is_window_open(r, now):
+        asked = f"rolled back by aurora.dev/rollback={value}"
+        return roll_back_to_previous(r, Phase.ROLLED_BACK, "RollbackRequested", asked, previous, plan)
     return r
 
 
@@ -414,7 +428,35 @@ def advance_steps(r: Rollout, plan: Plan, now: datetime) -> Rollout:
 def finish_promotion(r: Rollout, plan: Plan, stable: dict | None, now: datetime) -> Rollout:
     """Once stable runs the canary's version on every replica, the canary's weight goes to 0."""
     if r.phase == Phase.PROMOTING and is_rolled_out(stable, r.canary_version, plan.replicas):
-        return complete_promotion(r, now)
+        return complete_promotion(r, now, plan.window_seconds)
+    return r
+
+
+def roll_back_to_previous(
+    r: Rollout, phase: Phase, reason: str, why: str, previous: dict | None, plan: Plan
+) -> Rollout:
+    """Back to the previous version: at once onto its ready pods when its whole track is ready;
+    otherwise the stable track rolls back pod by pod, never sending traffic to pods not ready."""
+    version = r.previous_version
+    if is_rolled_out(previous, version, plan.replicas):
+        return to_previous(r, phase, reason, f"{why}: all traffic on the ready pods of {version}")
+    ready = track_status(previous)["readyReplicas"]
+    message = f"{why}: the previous track of {version} is not ready ({ready} ready), the stable track rolls back"
+    return close_window(to_previous(r, phase, reason, message))
+
+
+def finish_rollback(r: Rollout, plan: Plan, stable: dict | None) -> Rollout:
+    """Once the stable track runs the previous version everywhere, traffic goes back to it and
+    the previous track is removed."""
+    if r.traffic_on_previous and is_rolled_out(stable, r.stable_version, plan.replicas):
+        return close_window(r)
+    return r
+
+
+def end_window(r: Rollout, now: datetime) -> Rollout:
+    """The rollback window is over: the previous track is removed."""
+    if r.previous_version and not r.traffic_on_previous and r.window_ends and now >= r.window_ends:
+        return close_window(r)
     return r
 
 
@@ -424,9 +466,9 @@ def finish_drain(r: Rollout, config: HookConfig, now: datetime) -> Rollout:
 
 def decide(r: Rollout, plan: Plan, annotations, tracks: tuple, observations, config: HookConfig, now) -> Rollout:
     """Every decision of one sync, in order."""
-    stable, canary = tracks
-    r = follow_spec_version(r, plan, now)
-    r = apply_actions(r, annotations if isinstance(annotations, dict) else {}, plan, now)
+    stable, canary, previous = tracks
+    r = follow_spec_version(r, plan, previous, now)
+    r = apply_actions(r, annotations if isinstance(annotations, dict) else {}, plan, previous, now)
     r = start_steps_when_ready(r, plan, canary, now)
     r = run_analysis(r, plan, observations, now)
     r = check_failure_limit(r, plan, now)
@@ -434,6 +476,8 @@ def decide(r: Rollout, plan: Plan, annotations, tracks: tuple, observations, con
     r = check_inconclusive_limit(r, plan)
     r = advance_steps(r, plan, now)
     r = finish_promotion(r, plan, stable, now)
+    r = finish_rollback(r, plan, stable)
+    r = end_window(r, now)
     return finish_drain(r, config, now)
 
 
@@ -442,10 +486,18 @@ def decide(r: Rollout, plan: Plan, annotations, tracks: tuple, observations, con
 
 def desired_children(parent: dict, spec: dict, r: Rollout, config: HookConfig) -> list[dict]:
     stable_version = r.canary_version if r.phase == Phase.PROMOTING else r.stable_version
+    # During a rollback the stable Service selects the previous version's pods, ready on both tracks.
+    serving = r.stable_version if r.traffic_on_previous else None
     children = [
         objects.new_deployment(parent, spec, objects.STABLE, stable_version, spec["replicas"], config),
-        objects.new_service(parent, spec, objects.STABLE),
+        objects.new_service(parent, spec, objects.STABLE, version=serving),
     ]
+    # The version a promotion replaces starts on the previous track while the promotion runs,
+    # so that it is ready when the rollback window opens.
+    replaced = r.stable_version if r.phase == Phase.PROMOTING and parse_duration(spec["rollbackWindow"]) else ""
+    if r.previous_version or replaced:
+        version = r.previous_version or replaced
+        children.append(objects.new_deployment(parent, spec, objects.PREVIOUS, version, spec["replicas"], config))
     if spec.get("ingress"):
         children.append(objects.new_ingress(parent, spec, objects.STABLE))
     canary_version = r.canary_version or r.draining_version
@@ -486,35 +538,54 @@ def kept_children(request: dict) -> list[dict]:
 # Status
 
 
-def compute_status(parent: dict, r: Rollout, spec: dict, tracks: tuple, errors: list, previous: dict, now) -> dict:
-    stable, canary = tracks
+def compute_status(
+    parent: dict, r: Rollout, spec: dict, tracks: tuple, errors: list, previous: dict, now, resolved: Resolved
+) -> dict:
+    stable, canary, previous_track = tracks
     status = status_fields(r)
-    if isinstance(spec.get("version"), str) and is_valid_version(spec["version"]):
-        status["desiredVersion"] = spec["version"]
+    if resolved.version:
+        status["desiredVersion"] = resolved.version
     status["stable"], status["canary"] = track_status(stable), track_status(canary)
+    if r.previous_version or (previous_track and r.phase == Phase.PROMOTING):
+        status["previous"] = track_status(previous_track)
     desired = spec.get("replicas") if type(spec.get("replicas")) is int else status["stable"]["replicas"]
     status["ready"] = f"{status['stable']['readyReplicas']}/{desired}"
     generation = parent["metadata"].get("generation", 0)
-    found = conditions(r, status["stable"], status["ready"], errors)
+    found = conditions(r, status, errors) + [resolved.condition]
     status["conditions"] = merge_conditions(previous.get("conditions"), found, now=now, generation=generation)
     return status
 
 
-def conditions(r: Rollout, stable: dict, ready: str, errors: list[str]) -> list[Condition]:
+def conditions(r: Rollout, status: dict, errors: list[str]) -> list[Condition]:
+    return [availability(r, status), progress(r), validity(errors)]
+
+
+def availability(r: Rollout, status: dict) -> Condition:
+    stable, ready = status["stable"], status["ready"]
+    if r.traffic_on_previous:
+        ready_previous = status["previous"]["readyReplicas"] + stable["readyReplicas"] * (
+            stable.get("version") == r.stable_version
+        )
+        message = f"rolling back: {ready_previous} ready pods of {r.stable_version} take all traffic"
+        return Condition("Available", ready_previous > 0, "RollingBack", message)
     serving = (r.stable_version, r.canary_version) if r.phase == Phase.PROMOTING else (r.stable_version,)
     version = stable.get("version", "")
     if stable["readyReplicas"] > 0 and version in serving:
-        available = Condition("Available", True, "StableReady", f"{ready} stable replicas ready ({version})")
-    else:
-        running = f" running {version}, not {r.stable_version}" if version and version not in serving else ""
-        available = Condition("Available", False, "StableNotReady", f"{ready} stable replicas ready{running}")
+        return Condition("Available", True, "StableReady", f"{ready} stable replicas ready ({version})")
+    running = f" running {version}, not {r.stable_version}" if version and version not in serving else ""
+    return Condition("Available", False, "StableNotReady", f"{ready} stable replicas ready{running}")
+
+
+def progress(r: Rollout) -> Condition:
     rolling = r.phase in (Phase.PROGRESSING, Phase.PAUSED, Phase.PROMOTING)
     reason = (r.reason if is_held_inconclusive(r) else str(r.phase)) if rolling else (r.reason or "NoRollout")
-    progressing = Condition("Progressing", rolling, reason, r.message)
-    invalid = Condition(
+    return Condition("Progressing", rolling, reason, r.message)
+
+
+def validity(errors: list[str]) -> Condition:
+    return Condition(
         "InvalidSpec", bool(errors), "InvalidSpec" if errors else "SpecValid", "; ".join(errors) or "the spec is valid"
     )
-    return [available, progressing, invalid]
 
 
 def next_wakeup(r: Rollout, plan: Plan, config: HookConfig, now: datetime) -> float | None:
@@ -522,6 +593,8 @@ def next_wakeup(r: Rollout, plan: Plan, config: HookConfig, now: datetime) -> fl
     moments = []
     if r.draining_since:
         moments.append(r.draining_since + timedelta(seconds=config.drain_seconds))
+    if r.window_ends and not r.traffic_on_previous:
+        moments.append(r.window_ends)
     if r.phase in ROLLING and r.step_started:
         check_at = next_analysis_at(r, plan)
         # A check already due could not read the metrics: try again soon, without hammering.
@@ -543,8 +616,12 @@ def analysis_window(request: dict, now: datetime) -> dict | None:
     parent, spec, status, wrong_types = read_parent(request)
     if spec_errors(spec, parent["metadata"]["name"], wrong_types):
         return None
-    plan = new_plan(spec, parent["metadata"].get("generation", 0))
-    return due_window(parent, spec, read_rollout(status, spec["version"]), plan, now)
+    stable = observed_tracks(request, parent)[0]
+    resolved = resolve_version(spec, request, status, deployment_version(stable) if stable else "")
+    if not resolved.version:
+        return None
+    plan = new_plan(spec, parent["metadata"].get("generation", 0), resolved.version)
+    return due_window(parent, spec, read_rollout(status, resolved.version), plan, now)
 
 
 def due_window(parent: dict, spec: dict, r: Rollout, plan: Plan, now: datetime) -> dict | None:
@@ -572,12 +649,15 @@ def reconcile(request: dict, *, now: datetime, read_metrics, config: HookConfig 
     errors = spec_errors(spec, parent["metadata"]["name"], wrong_types)
     if errors:
         return invalid_response(request, parent, spec, previous, tracks, errors, now)
-    plan = new_plan(spec, parent["metadata"].get("generation", 0))
-    r = initial_rollout(previous, spec, tracks[0])
+    resolved = resolve_version(spec, request, previous, deployment_version(tracks[0]) if tracks[0] else "")
+    if not resolved.version:
+        return waiting_response(parent, spec, previous, resolved, now)
+    plan = new_plan(spec, parent["metadata"].get("generation", 0), resolved.version)
+    r = initial_rollout(previous, resolved.version, tracks[0])
     window = due_window(parent, spec, r, plan, now)
     observations = read_metrics(window) if window else None
     r = decide(r, plan, parent["metadata"].get("annotations"), tracks, observations, config, now)
-    response = {"status": compute_status(parent, r, spec, tracks, [], previous, now)}
+    response = {"status": compute_status(parent, r, spec, tracks, [], previous, now, resolved)}
     response["children"] = desired_children(parent, spec, r, config)
     wakeup = next_wakeup(r, plan, config, now)
     return {**response, "resyncAfterSeconds": wakeup} if wakeup else response
@@ -589,5 +669,27 @@ def invalid_response(request, parent, spec, previous, tracks, errors, now) -> di
     r = read_rollout(previous, deployment_version(stable) if stable else "")
     if stable is None and not is_phase(previous.get("phase")):
         r = r._replace(phase=Phase.FAILED)
-    status = compute_status(parent, r, spec, tracks, errors, previous, now)
+    recorded = previous.get("desiredVersion")
+    kept = Resolved(
+        recorded if isinstance(recorded, str) and is_valid_version(recorded) else "",
+        Condition("VersionResolved", False, "InvalidSpec", "the spec is invalid: see InvalidSpec"),
+    )
+    status = compute_status(parent, r, spec, tracks, errors, previous, now, kept)
     return {"status": status, "children": kept_children(request)}
+
+
+def waiting_response(parent: dict, spec: dict, previous: dict, resolved: Resolved, now) -> dict:
+    """Nothing runs and no version is known yet (a training run still to publish one): no children."""
+    status = {"canaryVersion": "", "canaryWeight": 0, "stable": track_status(None), "canary": track_status(None)}
+    status["ready"] = f"0/{spec['replicas']}"
+    available = Condition("Available", False, "NoVersion", resolved.condition.message)
+    found = [available, Condition("Progressing", False, "NoVersion", ""), validity([]), resolved.condition]
+    generation = parent["metadata"].get("generation", 0)
+    status["conditions"] = merge_conditions(previous.get("conditions"), found, now=now, generation=generation)
+    return {"status": status, "children": []}
+
+
+def customize(request: dict) -> dict:
+    """Metacontroller customize hook: the MLTrainingJob that spec.versionFrom follows, if any."""
+    _, spec, _, _ = read_parent(request)
+    return {"relatedResources": related_rules(spec)}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from typing import NamedTuple
@@ -19,7 +19,7 @@ from hooks.conditions import parse_rfc3339, rfc3339
 from trainer.store import is_valid_version
 
 DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
-ACTIONS = ("promote", "abort", "retry")
+ACTIONS = ("promote", "abort", "retry", "rollback")
 
 
 class Phase(StrEnum):
@@ -102,6 +102,12 @@ class Rollout(NamedTuple):
     paused_generation: int | None = None
     reason: str = ""
     message: str = ""
+    # The rollback window: the version a promotion replaced, kept ready on the previous track.
+    previous_version: str = ""
+    window_ends: datetime | None = None
+    # A rollback in flight: the stable Service sends all traffic to the previous version's pods
+    # while the stable Deployment rolls back to it.
+    traffic_on_previous: bool = False
 
 
 # Reading the previous status
@@ -155,7 +161,20 @@ def read_rollout(status: dict, initial_version: str) -> Rollout:
         paused_generation=integer(status, "pausedGeneration"),
         reason=text(status, "reason"),
         message=text(status, "message"),
+        **read_window(status),
     )
+
+
+def read_window(status: dict) -> dict:
+    """The rollback window's fields; a window without its version or its end is no window."""
+    previous, ends = version(status, "previousVersion"), moment(status, "rollbackWindowEndsAt")
+    if not previous or ends is None:
+        return {}
+    return {
+        "previous_version": previous,
+        "window_ends": ends,
+        "traffic_on_previous": status.get("trafficOnPrevious") is True,
+    }
 
 
 def read_check(analysis) -> Check | None:
@@ -213,6 +232,9 @@ def status_fields(r: Rollout) -> dict:
         "pausedGeneration": r.paused_generation,
         "reason": r.reason,
         "message": r.message,
+        "previousVersion": r.previous_version,
+        "rollbackWindowEndsAt": r.window_ends and rfc3339(r.window_ends),
+        "trafficOnPrevious": r.traffic_on_previous or None,
     }
     kept = ("canaryVersion", "canaryWeight")
     return {k: v for k, v in fields.items() if v not in (None, "", {}) or k in kept}
@@ -237,7 +259,9 @@ def check_fields(c: Check) -> dict:
 
 
 def start_canary(r: Rollout, version: str, now: datetime) -> Rollout:
-    """A new canary at weight 0; whatever the last rollout left (a draining canary included) is forgotten."""
+    """A new canary at weight 0; whatever the last rollout left (a draining canary, a rollback
+    window) is forgotten, except a rollback in flight, which finishes first."""
+    r = r if r.traffic_on_previous else close_window(r)
     return r._replace(
         phase=Phase.PROGRESSING,
         canary_version=version,
@@ -282,10 +306,37 @@ def revert(r: Rollout, message: str, now: datetime) -> Rollout:
     return end_canary(r, Phase.STABLE, "VersionReverted", message, now)._replace(failed_version="")
 
 
-def complete_promotion(r: Rollout, now: datetime) -> Rollout:
-    """Stable runs the canary's version everywhere: it is the stable version now."""
+def complete_promotion(r: Rollout, now: datetime, window_seconds: int) -> Rollout:
+    """Stable runs the canary's version everywhere: it is the stable version now. The version it
+    replaced stays ready on the previous track for the rollback window, when there is one."""
     done = end_canary(r, Phase.STABLE, "Promoted", f"{r.canary_version} promoted to stable", now)
-    return done._replace(stable_version=r.canary_version, failed_version="")
+    done = done._replace(stable_version=r.canary_version, failed_version="")
+    if window_seconds <= 0:
+        return done
+    return done._replace(previous_version=r.stable_version, window_ends=now + timedelta(seconds=window_seconds))
+
+
+def is_window_open(r: Rollout, now: datetime) -> bool:
+    """A rollback to the previous version can be asked for (and is not already under way)."""
+    return bool(r.previous_version) and not r.traffic_on_previous and r.window_ends is not None and now < r.window_ends
+
+
+def to_previous(r: Rollout, phase: Phase, reason: str, message: str) -> Rollout:
+    """The previous version is the stable one again; all traffic goes to its ready pods at once
+    while the stable track follows them back."""
+    return r._replace(
+        phase=phase,
+        stable_version=r.previous_version,
+        failed_version=r.stable_version if phase == Phase.ROLLED_BACK else "",
+        traffic_on_previous=True,
+        reason=reason,
+        message=message,
+    )
+
+
+def close_window(r: Rollout) -> Rollout:
+    """No previous track any more: the window ended, or the stable track runs that version again."""
+    return r._replace(previous_version="", window_ends=None, traffic_on_previous=False)
 
 
 def begin_promotion(r: Rollout, reason: str, message: str) -> Rollout:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from kubernetes import client
@@ -152,6 +153,44 @@ def test_actions_land_as_annotations_on_the_real_mldeployment(api, cluster, name
     assert first.get_json()["value"] != second.get_json()["value"]
     # Only the annotation changed: the spec (and so the generation) is untouched.
     assert live["spec"] == created["spec"] and live["metadata"]["generation"] == created["metadata"]["generation"]
+
+
+def window_status(ends: datetime, **extra) -> dict:
+    return {
+        "phase": "Stable",
+        "stableVersion": "v20261126-090000",
+        "previousVersion": "v20261101-120000",
+        "rollbackWindowEndsAt": ends.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        **extra,
+    }
+
+
+def test_rollback_in_an_open_window_sets_the_annotation(api, cluster, namespace):
+    ends = datetime.now(UTC) + timedelta(minutes=5)
+    created = create(cluster, "mldeployment", namespace, "housing", status=window_status(ends))
+    # The API server kept every field of the window (the CRD's status schema lists them).
+    assert created["status"]["previousVersion"] == "v20261101-120000"
+    response = api.post(f"/deployments/{namespace}/housing/rollback", headers=HEADERS)
+    live = cluster.admin().get(DEPLOYMENTS.path(namespace, "housing"))
+    assert response.status_code == 200
+    assert live["metadata"]["annotations"]["aurora.dev/rollback"] == response.get_json()["value"]
+
+
+@pytest.mark.parametrize(
+    "status, says",
+    [
+        (None, "no rollback window is open"),
+        (window_status(datetime.now(UTC) - timedelta(seconds=1)), "ended at"),
+        (window_status(datetime.now(UTC) + timedelta(minutes=5), trafficOnPrevious=True), "already under way"),
+    ],
+    ids=["no-window", "window-ended", "rollback-under-way"],
+)
+def test_rollback_outside_a_window_is_409_and_changes_nothing(api, cluster, namespace, status, says):
+    create(cluster, "mldeployment", namespace, "housing", status=status)
+    response = api.post(f"/deployments/{namespace}/housing/rollback", headers=HEADERS)
+    live = cluster.admin().get(DEPLOYMENTS.path(namespace, "housing"))
+    assert response.status_code == 409 and says in response.get_json()["error"]
+    assert "aurora.dev/rollback" not in (live["metadata"].get("annotations") or {})
 
 
 def test_an_action_on_a_missing_deployment_is_404(api, namespace):

@@ -17,7 +17,7 @@ import pytest
 from kubernetes import client
 
 from control_api import cli as control_cli
-from control_api.app import create_app
+from control_api.app import ACTIONS, create_app
 from control_api.config import ApiConfig, read_api_key
 from control_api.errors import ConfigError
 from control_api.kube import Kube
@@ -214,7 +214,7 @@ def test_the_openapi_document_matches_the_real_routes(api):
         path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             if "{action}" in path:
-                served |= {(method, path.replace("{action}", action)) for action in ("promote", "abort", "retry")}
+                served |= {(method, path.replace("{action}", action)) for action in ACTIONS}
             else:
                 served.add((method, path))
     assert status == 200 and document["openapi"].startswith("3.")

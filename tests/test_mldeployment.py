@@ -14,8 +14,8 @@ from tests.hook_fixtures import FIXED_NOW, TEST_CONFIG_MLD, case_name, cases, ml
 from tests.metacontroller_double import MetacontrollerDouble
 
 CASES = cases("mldeployment")
-DEPLOYMENTS, INGRESSES = "Deployment.apps/v1", "Ingress.networking.k8s.io/v1"
-KEYS = {DEPLOYMENTS: "InPlace", "Service.v1": "InPlace", INGRESSES: "InPlace"}
+DEPLOYMENTS, INGRESSES, SERVICES = "Deployment.apps/v1", "Ingress.networking.k8s.io/v1", "Service.v1"
+KEYS = {DEPLOYMENTS: "InPlace", SERVICES: "InPlace", INGRESSES: "InPlace"}
 OLD, NEW, NEWER = "v20261101-120000", "v20261126-090000", "v20261126-093000"
 # How each track behaves; how many requests it gets follows from the routes (Traffic).
 GOOD = {"canary": {"errorRate": 0.002, "latencyP99": 0.04}, "stable": {"errorRate": 0.002, "latencyP99": 0.04}}
@@ -64,6 +64,9 @@ class Rollout:
         self.stable_ready, self.canary_ready = True, True
         self.queried = 0
         self.transcript: list[tuple] = []
+        # The pods each Deployment runs: the labels of the template they were made from, and how
+        # many are ready. A template change reaches the pods only when they become ready again.
+        self.pods: dict[str, tuple[dict, int]] = {}
 
     def observations(self, window: dict) -> dict | None:
         """What Prometheus would answer for the window: requests as routed, behaviour as given."""
@@ -79,13 +82,17 @@ class Rollout:
             for track in ("canary", "stable")
         }
 
-    def tick(self, seconds: float = 31) -> dict:
+    def tick(self, seconds: float = 31, settle: bool = True) -> dict:
+        """One sync; then, with `settle`, the Deployments it changed become ready."""
         window = mldeployment.analysis_window(self.cluster.request(), self.now)
         self.queried += window is not None
         self.cluster.tick(self.now, observations=self.observations(window) if window else None)
-        self.become_ready()
+        if settle:
+            self.become_ready()
         status = self.cluster.status
-        self.transcript.append((status["phase"], status["canaryWeight"], (status.get("analysis") or {}).get("verdict")))
+        self.transcript.append(
+            (status.get("phase"), status.get("canaryWeight"), (status.get("analysis") or {}).get("verdict"))
+        )
         self.now += timedelta(seconds=seconds)
         return status
 
@@ -94,6 +101,7 @@ class Rollout:
             if not (self.canary_ready if name.endswith("canary") else self.stable_ready):
                 continue
             replicas = deployment["spec"]["replicas"]
+            self.pods[name] = (deployment["spec"]["template"]["metadata"]["labels"], replicas)
             deployment["status"] = {
                 "observedGeneration": deployment["metadata"]["generation"],
                 "replicas": replicas,
@@ -114,6 +122,26 @@ class Rollout:
     def weight_on_ingress(self) -> int | None:
         canary = self.cluster.children[INGRESSES].get("housing-canary")
         return int(canary["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"]) if canary else None
+
+    def traffic(self) -> dict[str, float]:
+        """The share of requests each version answers, following the routes as emitted: Ingress
+        weights to Services, Service selectors to ready pods. 'unanswered' is what finds no pod."""
+        weight = self.weight_on_ingress() or 0
+        shares: dict[str, float] = {}
+        for service, part in (("housing-stable", 100 - weight), ("housing-canary", weight)):
+            selector = (self.cluster.children[SERVICES].get(service) or {}).get("spec", {}).get("selector")
+            if not part or selector is None:
+                continue
+            live = self.cluster.children[DEPLOYMENTS]
+            backends = [
+                (labels["aurora.dev/model-version"], ready)
+                for name, (labels, ready) in self.pods.items()
+                if name in live and ready and selector.items() <= labels.items()
+            ]
+            total = sum(ready for _, ready in backends)
+            for version, ready in backends or [("unanswered", 1)]:
+                shares[version] = shares.get(version, 0) + part / 100 * ready / (total or 1)
+        return {version: round(share, 6) for version, share in shares.items()}
 
     def deployment_version(self, track: str) -> str | None:
         deployment = self.cluster.children[DEPLOYMENTS].get(f"housing-{track}")
@@ -303,7 +331,9 @@ def test_a_settled_rollout_writes_no_new_status():
     rollout = started()
     run_until(rollout, "Stable")
     rollout.tick(20)
+    rollout.tick(600)  # the rollback window (10m) ends
     rollout.tick(20)
+    assert "previousVersion" not in rollout.status
     settled = copy.deepcopy(rollout.status)
     for _ in range(5):
         rollout.tick(600)
