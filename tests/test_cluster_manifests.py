@@ -71,7 +71,9 @@ def test_the_models_claim_binds_to_the_kind_volume(cluster, aurora_installed):
     wait_until(bound, 60, "the aurora-models claim to bind")
 
 
-@pytest.mark.parametrize("example", [ROOT / "examples" / f"{k}.yaml" for k in ("mltrainingjob", "mldeployment")])
+@pytest.mark.parametrize(
+    "example", [ROOT / "examples" / f"{k}.yaml" for k in ("mltrainingjob", "mldeployment", "train-then-serve")]
+)
 def test_the_examples_are_accepted(cluster, aurora_installed, namespace, example):
     for document in documents(example):
         document = copy.deepcopy(document)

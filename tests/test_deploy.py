@@ -62,13 +62,18 @@ def test_custom_resources_match_their_upstream_crds(overlay):
             validator = crd_validator(upstream_crds(file_name)[crd_name])
             assert errors_of(validator, document) == [], f"{name}: {document['kind']}/{document['metadata']['name']}"
             checked += 1
-    assert checked == 5
+    # Two CompositeControllers, a ServiceMonitor, a PodMonitor, the PrometheusRule; kind adds
+    # kube-state-metrics' ServiceMonitor.
+    assert checked == (6 if name == "kind" else 5)
 
 
 def test_every_pod_template_meets_the_restricted_profile(overlay):
     name, objects = overlay
     workloads = [d for d in objects if d["kind"] == "Deployment"]
-    assert {w["metadata"]["name"] for w in workloads} == {"aurora-hooks", "aurora-control-api"}
+    platform = {"aurora-hooks", "aurora-control-api"}
+    assert {w["metadata"]["name"] for w in workloads} == platform | (
+        {"aurora-kube-state-metrics"} if name == "kind" else set()
+    )
     for workload in workloads:
         assert pod_security.violations(workload["spec"]["template"]["spec"]) == [], workload["metadata"]["name"]
 
@@ -183,11 +188,32 @@ def test_the_image_runs_as_a_non_root_user_from_a_pinned_base():
     assert re.search(r"^USER 10001", dockerfile, re.MULTILINE)
 
 
+def kube_state_metrics_series() -> set[str]:
+    """Every series name manifests/kube-state-metrics/custom-resource-state.yaml makes."""
+    config = yaml.safe_load((ROOT / "manifests" / "kube-state-metrics" / "custom-resource-state.yaml").read_text())
+    return {
+        f"{resource['metricNamePrefix']}_{metric['name']}"
+        for resource in config["spec"]["resources"]
+        for metric in resource["metrics"]
+    }
+
+
+def test_the_alerts_read_only_series_kube_state_metrics_exports():
+    rules = yaml.safe_load((ALERTS / "aurora.rules.yml").read_text())
+    used = {n for g in rules["groups"] for r in g["rules"] for n in re.findall(r"aurora_ml[a-z_]+", r["expr"])}
+    assert used and used <= kube_state_metrics_series()
+
+
 def test_the_dashboard_is_valid_json_over_the_version_labelled_series():
     dashboard = json.loads((ROOT / "manifests" / "base" / "dashboards" / "aurora.json").read_text())
     expressions = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
-    assert len(dashboard["panels"]) >= 4
-    assert all("model_version" in e or 'track="canary"' in e for e in expressions)
+    assert len(dashboard["panels"]) >= 6
+    exported = kube_state_metrics_series()
+    for expression in expressions:
+        # Version-labelled inference series, or the MLDeployment series kube-state-metrics exports.
+        names = set(re.findall(r"aurora_mldeployment_[a-z_]+", expression))
+        assert "model_version" in expression or 'track="canary"' in expression or names, expression
+        assert names <= exported, f"{names - exported} are not in custom-resource-state.yaml"
     config_map = next(d for d in built("production") if d["kind"] == "ConfigMap")
     assert json.loads(next(iter(config_map["data"].values())))["uid"] == "aurora-models"
 

@@ -143,3 +143,13 @@ def test_a_rollback_asked_for_mid_canary_does_nothing():
     rollout.annotate("rollback", "r1")
     status = rollout.tick()
     assert status["phase"] == "Progressing" and status["canaryVersion"] == NEW
+
+
+def test_the_readme_shows_the_rollback_transcript_as_the_code_makes_it():
+    from tests.test_manifests import ROOT
+    from tests.tick_transcript import rollback_transcript
+
+    lines = rollback_transcript()
+    assert "\n".join(lines) in (ROOT / "README.md").read_text()
+    rolled = next(line for line in lines if "aurora.dev/rollback " in line)
+    assert "RolledBack    1.00   0.00" in rolled  # all traffic on the old version in that one sync

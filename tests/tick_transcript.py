@@ -1,12 +1,14 @@
-"""The tick transcript of a rollout nobody sends traffic to (`steps: []`, so no weighted route).
+"""Tick transcripts the README shows; `python -m tests.tick_transcript` prints them.
 
-`python -m tests.tick_transcript` prints it; the README shows it. Checks every 30 s see no canary
-request; after maxInconclusive (10) of them the rollout pauses instead of waiting forever.
+- A rollout nobody sends traffic to (`steps: []`, so no weighted route): checks every 30 s see
+  no canary request; after maxInconclusive (10) of them the rollout pauses.
+- A promotion, then `aurora.dev/rollback` inside the rollback window: the share of traffic each
+  version answers, as the emitted Ingress and Service route it to ready pods, sync by sync.
 """
 
 from __future__ import annotations
 
-from tests.test_mldeployment import Rollout, new_parent
+from tests.test_mldeployment import NEW, OLD, Rollout, new_parent, started
 
 
 def transcript() -> list[str]:
@@ -27,8 +29,46 @@ def transcript() -> list[str]:
     return lines
 
 
+def rollback_line(rollout: Rollout, at: float, what: str) -> str:
+    status, traffic = rollout.status, rollout.traffic()
+    previous = status.get("previous") or {}
+    ready = f"{previous['version']} {previous['readyReplicas']}/{previous['replicas']} ready" if previous else "-"
+    shares = f"{traffic.get(OLD, 0):>6.2f} {traffic.get(NEW, 0):>6.2f}"
+    return f"{at:>4.0f}s  {what:<20} {status['phase']:<11} {shares}  {ready}"
+
+
+def rollback_transcript() -> list[str]:
+    """NEW promoted over OLD, then rolled back with aurora.dev/rollback; one line per sync."""
+    rollout = started()
+    began = rollout.now
+    lines = [*legend(), f"       {'':<20} {'phase':<11} {'on old':>6} {'on new':>6}  previous track"]
+
+    def sync(what: str, seconds: float = 31, settle: bool = True) -> None:
+        at = (rollout.now - began).total_seconds()
+        rollout.tick(seconds, settle=settle)
+        lines.append(rollback_line(rollout, at, what))
+
+    while rollout.status.get("reason") != "Promoted":
+        sync("sync")
+    sync("sync", 20)
+    rollout.annotate("rollback", "1")
+    sync("aurora.dev/rollback", 5, settle=False)
+    rollout.become_ready()
+    lines.append(rollback_line(rollout, (rollout.now - began).total_seconds(), "(stable pods at old)"))
+    sync("sync", 5)
+    sync("sync", 5)
+    lines.append(f"message: {rollout.status['message']}")
+    return lines
+
+
+def legend() -> list[str]:
+    return [f"(old = {OLD}, new = {NEW}; share of requests each answers, through the emitted routes)"]
+
+
 def main() -> None:
     print("\n".join(transcript()))
+    print()
+    print("\n".join(rollback_transcript()))
 
 
 if __name__ == "__main__":
