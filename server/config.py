@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from server.errors import ConfigError
 
-TRACKS = ("stable", "canary")
+# The previous track keeps a replaced version ready during an MLDeployment's rollback window.
+TRACKS = ("stable", "canary", "previous")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ kwok runs no container, and no ingress controller runs here, so two threads do t
   gives it in a cluster. `faults` adds environment per version (fault injection), to play a
   version that answers errors.
 - `Router` plays ingress-nginx: each request goes to the canary with the probability the
-  canary Ingress's `canary-weight` annotation gives, else to the stable track.
+  canary Ingress's `canary-weight` annotation gives, else to the stable route; each route's
+  Service selector picks the pods (of any Deployment) it sends to, as endpoints would.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ DEPLOYMENTS = Resource("apps/v1", "deployments")
 PODS = Resource("v1", "pods")
 READY = "kwok.aurora.dev/ready"
 INGRESSES = Resource("networking.k8s.io/v1", "ingresses")
+SERVICES = Resource("v1", "services")
 WEIGHT = "nginx.ingress.kubernetes.io/canary-weight"
 LABEL_VERSION = "aurora.dev/model-version"
 
@@ -50,12 +52,19 @@ class Tracks(threading.Thread):
         self.model_root, self.targets, self.faults = model_root, targets, faults or {}
         self.work = Path(tempfile.mkdtemp(prefix="aurora-tracks-"))
         self.servers: dict[str, tuple[str, Server]] = {}
+        self.labels: dict[str, dict] = {}  # each Deployment's pod labels, what Services select on
         self.stopped = threading.Event()
         self.errors: list[str] = []
 
-    def url(self, track: str) -> str | None:
-        entry = self.servers.get(f"{self.name}-{track}")
-        return entry[1].url if entry else None
+    def backends(self, selector: dict) -> list[tuple[str, str]]:
+        """(version, url) of every running server whose pods the selector matches: the pods run
+        their Deployment's labels with the version of the server actually running."""
+        found = []
+        for name, (version, server) in list(self.servers.items()):
+            labels = {**self.labels.get(name, {}), LABEL_VERSION: version}
+            if selector and selector.items() <= labels.items():
+                found.append((version, server.url))
+        return found
 
     def run(self) -> None:
         while not self.stopped.is_set():
@@ -68,7 +77,10 @@ class Tracks(threading.Thread):
             self.stopped.wait(0.3)
 
     def follow(self, deployments: list[dict]) -> None:
-        wanted = {d["metadata"]["name"]: pod_env(d) for d in deployments if not d["metadata"].get("deletionTimestamp")}
+        live = [d for d in deployments if not d["metadata"].get("deletionTimestamp")]
+        wanted = {d["metadata"]["name"]: pod_env(d) for d in live}
+        for d in live:
+            self.labels[d["metadata"]["name"]] = d["spec"]["template"]["metadata"].get("labels") or {}
         for name, env in wanted.items():
             version = env["AURORA_MODEL_VERSION"]
             if self.servers.get(name, ("",))[0] != version:
@@ -117,39 +129,57 @@ class Tracks(threading.Thread):
 
 
 class Router(threading.Thread):
-    """About 80 requests a second, split between the tracks by the canary Ingress's weight."""
+    """About 80 requests a second, split between the routes by the canary Ingress's weight.
+
+    `answers` counts (route, status) and `versions` the version that answered each 200;
+    `first_answer[version]` is when a version first answered.
+    """
 
     def __init__(self, kube: Kube, namespace: str, name: str, tracks: Tracks):
         super().__init__(daemon=True)
         self.kube, self.namespace, self.name, self.tracks = kube, namespace, name, tracks
-        self.weight, self.read_at = 0, 0.0
+        self.weight, self.selectors, self.read_at = 0, {}, 0.0
         self.answers: collections.Counter = collections.Counter()
+        self.versions: collections.Counter = collections.Counter()
+        self.first_answer: dict[str, float] = {}
         self.stopped = threading.Event()
 
-    def canary_weight(self) -> int:
-        if time.monotonic() - self.read_at > 0.3:
-            self.read_at = time.monotonic()
+    def read_routes(self) -> None:
+        """The canary weight and each route's Service selector, as the controller last wrote them."""
+        if time.monotonic() - self.read_at <= 0.3:
+            return
+        self.read_at = time.monotonic()
+        try:
+            ingress = self.kube.get(INGRESSES.path(self.namespace, f"{self.name}-canary"))
+            self.weight = int(ingress["metadata"].get("annotations", {}).get(WEIGHT, "0"))
+        except KubeError:
+            self.weight = 0
+        for route in ("stable", "canary"):
             try:
-                ingress = self.kube.get(INGRESSES.path(self.namespace, f"{self.name}-canary"))
-                self.weight = int(ingress["metadata"].get("annotations", {}).get(WEIGHT, "0"))
+                service = self.kube.get(SERVICES.path(self.namespace, f"{self.name}-{route}"))
+                self.selectors[route] = service["spec"].get("selector") or {}
             except KubeError:
-                self.weight = 0
-        return self.weight
+                self.selectors[route] = {}
 
     def run(self) -> None:
         session = requests.Session()
         while not self.stopped.is_set():
-            track = "canary" if random.random() * 100 < self.canary_weight() else "stable"
-            url = self.tracks.url(track)
-            if url is None:
-                # ingress-nginx would answer 503: the route points at a track with no pod.
-                self.answers[(track, "no backend")] += 1
+            self.read_routes()
+            route = "canary" if random.random() * 100 < self.weight else "stable"
+            backends = self.tracks.backends(self.selectors.get(route, {}))
+            if not backends:
+                # ingress-nginx would answer 503: the route's Service has no endpoint.
+                self.answers[(route, "no backend")] += 1
             else:
+                version, url = random.choice(backends)
                 try:
                     answer = session.post(f"{url}/predict", json={"instances": [ROW]}, timeout=2)
-                    self.answers[(track, answer.status_code)] += 1
+                    self.answers[(route, answer.status_code)] += 1
+                    if answer.status_code == 200:
+                        self.versions[version] += 1
+                        self.first_answer.setdefault(version, time.monotonic())
                 except requests.RequestException:
-                    self.answers[(track, "unanswered")] += 1
+                    self.answers[(route, "unanswered")] += 1
             time.sleep(0.0125)
 
     def stop(self) -> collections.Counter:

@@ -51,6 +51,11 @@ CREATE_RULES = {
         in_spec("canary", "steps", value=steps(20, {"duration": "1m"}, 40)),
         in_spec("canary", "steps", value=steps(20, {"duration": "1m"}, 20)),
     ),
+    "exactly one of spec.version and spec.versionFrom must be set": (
+        "mldeployment",
+        lambda obj: obj["spec"].update(versionFrom={"trainingJob": "housing-rf"}) or obj["spec"].pop("version"),
+        in_spec("versionFrom", value={"trainingJob": "housing-rf"}),
+    ),
     "a step has exactly one of setWeight or pause": (
         "mldeployment",
         in_spec("canary", "steps", value=[{"pause": {}}]),

@@ -1,4 +1,5 @@
-"""End to end on the real control plane: train, serve, roll out, promote, roll back.
+"""End to end on the real control plane: train, serve, roll out, promote, roll back at once, and
+roll a broken canary back.
 
 What runs for real: etcd, kube-apiserver, kube-controller-manager (Deployments, ReplicaSets,
 Jobs with their pod failure policy, garbage collection), kube-scheduler, kwok (the kubelet's
@@ -275,11 +276,36 @@ def test_train_serve_promote_and_roll_back_on_the_real_control_plane(cluster, pl
     promoted_after = time.monotonic() - rollout_began
     assert {20, 50} <= weights and status["reason"] == "Promoted"
 
+    # The replaced version stays ready on the previous track; aurora.dev/rollback sends all
+    # traffic back to it at once, and the stable track follows.
+    def previous_ready():
+        status = platform.status(DEPLOYMENTS, "diabetes")
+        return status if (status.get("previous") or {}).get("readyReplicas") == 2 else None
+
+    assert wait_until(previous_ready, 60, "the previous track to be ready")["previousVersion"] == good
+    platform.router.first_answer.pop(good, None)
+    rollback_asked = time.monotonic()
+    cluster.kubectl("annotate", "mld", "diabetes", "-n", namespace, "aurora.dev/rollback=e2e")
+    wait_until(lambda: good in platform.router.first_answer, 30, "the previous version to answer", interval=0.05)
+    switched_after = platform.router.first_answer[good] - rollback_asked
+
+    def back_on_good():
+        status = platform.status(DEPLOYMENTS, "diabetes")
+        settled = not status.get("trafficOnPrevious") and not status.get("previousVersion")
+        return (
+            status if status.get("stable") == {"version": good, "replicas": 2, "readyReplicas": 2} and settled else None
+        )
+
+    status = wait_until(back_on_good, 60, "the stable track to run the previous version", interval=0.1)
+    restored_after = time.monotonic() - rollback_asked
+    assert (status["phase"], status["reason"], status["failedVersion"]) == ("RolledBack", "RollbackRequested", newer)
+
     # A version that fails its analysis is rolled back; stable never moved.
     def rolled_back():
         status = platform.status(DEPLOYMENTS, "diabetes")
         note_check(checks, status)
-        return status if status.get("phase") == "RolledBack" and not status.get("canaryVersion") else None
+        failed = status.get("failedVersion") == broken
+        return status if failed and status.get("phase") == "RolledBack" and not status.get("canaryVersion") else None
 
     rollback_began = time.monotonic()
     cluster.kubectl(
@@ -287,7 +313,7 @@ def test_train_serve_promote_and_roll_back_on_the_real_control_plane(cluster, pl
     )
     status = wait_until(rolled_back, 90, "the broken canary to be rolled back", interval=0.1)
     rolled_back_after = time.monotonic() - rollback_began
-    assert status["stableVersion"] == newer and status["canaryWeight"] == 0
+    assert status["stableVersion"] == good and status["canaryWeight"] == 0
     assert "error rate" in status["message"]
 
     # Once the canary is drained and gone the status settles: no status write causes another.
@@ -310,7 +336,8 @@ def test_train_serve_promote_and_roll_back_on_the_real_control_plane(cluster, pl
     assert answers[("stable", "no backend")] == answers[("canary", "no backend")] == 0
     time.sleep(1)
     stop_process(platform.watch)
-    report(cluster, namespace, platform, (trained_at, served_at, promoted_after, rolled_back_after), answers, checks)
+    times = (trained_at, served_at, promoted_after, switched_after, restored_after, rolled_back_after)
+    report(cluster, namespace, platform, times, answers, checks)
 
 
 def note_check(checks: list[str], status: dict) -> None:
@@ -322,13 +349,16 @@ def note_check(checks: list[str], status: dict) -> None:
 
 
 def report(cluster, namespace, platform, times, answers, checks) -> None:
-    trained_at, served_at, promoted_after, rolled_back_after = times
+    trained_at, served_at, promoted_after, switched_after, restored_after, rolled_back_after = times
     tables = cluster.kubectl("get", "mltj,mld", "-n", namespace).stdout
     text = (
         f"trained 3 versions in {trained_at:.1f} s; first version served at {served_at:.1f} s;\n"
-        f"canary promoted {promoted_after:.1f} s after the version change; broken canary rolled back "
+        f"canary promoted {promoted_after:.1f} s after the version change; aurora.dev/rollback: the "
+        f"previous version answered {switched_after:.2f} s after the annotation, the stable track ran it "
+        f"again {restored_after:.1f} s after;\nbroken canary rolled back "
         f"{rolled_back_after:.1f} s after its version change; analysis interval {INTERVAL_SECONDS} s\n"
-        f"requests answered: {dict(sorted((f'{t} {c}', n) for (t, c), n in answers.items()))}\n\n"
+        f"requests answered: {dict(sorted((f'{t} {c}', n) for (t, c), n in answers.items()))}\n"
+        f"answered by version: {dict(sorted(platform.router.versions.items()))}\n\n"
         f"$ kubectl get mld -w\n{platform.watch_file.read_text()}\n$ kubectl get mltj,mld\n{tables}\n"
         f"analysis checks (status.analysis):\n" + "\n".join(checks) + "\n"
     )

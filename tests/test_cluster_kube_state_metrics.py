@@ -108,9 +108,9 @@ def aurora_series(url: str, namespace: str) -> dict[str, float]:
     return found
 
 
-def sample(series: dict[str, float], name: str, **labels: str) -> float | None:
+def sample(series: dict[str, float], metric: str, /, **labels: str) -> float | None:
     for text, value in series.items():
-        if text.startswith(name + "{") and all(f'{k}="{v}"' in text for k, v in labels.items()):
+        if text.startswith(metric + "{") and all(f'{k}="{v}"' in text for k, v in labels.items()):
             return value
     return None
 

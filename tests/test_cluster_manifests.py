@@ -57,10 +57,11 @@ def test_platform_pods_are_admitted_under_the_restricted_pod_security_profile(cl
         return {d["metadata"]["name"] for d in deployments if d["status"].get("availableReplicas")} == {
             "aurora-hooks",
             "aurora-control-api",
+            "aurora-kube-state-metrics",
         }
 
     # Pods rejected by Pod Security admission would leave the Deployments unavailable.
-    wait_until(available, 60, "the hooks and the control API to have available pods")
+    wait_until(available, 60, "the hooks, the control API and kube-state-metrics to have available pods")
 
 
 def test_the_models_claim_binds_to_the_kind_volume(cluster, aurora_installed):

@@ -336,6 +336,14 @@ def test_bad_settings_are_refused_by_name(env, message):
         ServerConfig.from_env(env)
 
 
+def test_every_track_the_mldeployment_hook_runs_is_accepted():
+    from hooks.inference_objects import TRACKS
+
+    for track in TRACKS:
+        env = {"AURORA_MODEL_ROOT": "/m", "AURORA_MODEL": "m", "AURORA_TRACK": track}
+        assert ServerConfig.from_env(env).track == track
+
+
 # aurora-serve check (the init container)
 
 
