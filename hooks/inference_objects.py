@@ -1,4 +1,5 @@
-"""Builders of an MLDeployment's children: Deployments, Services and NGINX Ingresses per track.
+"""Builders of an MLDeployment's children: Deployments, Services and NGINX Ingresses per track,
+a Gateway API HTTPRoute, and a HorizontalPodAutoscaler for the stable track.
 
 Each builder returns a fresh object with only the fields we own (Metacontroller adds the
 namespace, owner reference and controller-uid label). Pod selectors name the deployment
@@ -23,6 +24,9 @@ LABEL_VERSION = "aurora.dev/model-version"
 LABEL_TRACK = "aurora.dev/track"
 CANARY_ANNOTATION = "nginx.ingress.kubernetes.io/canary"
 WEIGHT_ANNOTATION = "nginx.ingress.kubernetes.io/canary-weight"
+HEADER_ANNOTATION = "nginx.ingress.kubernetes.io/canary-by-header"
+HEADER_VALUE_ANNOTATION = "nginx.ingress.kubernetes.io/canary-by-header-value"
+SERVICE_PORT = 80
 # Seconds a terminating pod keeps serving while endpoints and the ingress forget it.
 PRE_STOP_SECONDS = 5
 
@@ -46,6 +50,8 @@ def pod_labels(parent: dict, spec: dict, track: str, version: str) -> dict:
 
 
 def new_deployment(parent: dict, spec: dict, track: str, version: str, replicas: int, config: HookConfig) -> dict:
+    """A track's Deployment; the stable one's replicas are the HPA's when autoscaling is on
+    (the caller passes the count the HPA chose, so the hook never fights it)."""
     labels = pod_labels(parent, spec, track, version)
     return {
         "apiVersion": "apps/v1",
@@ -152,17 +158,20 @@ def new_service(parent: dict, spec: dict, track: str, version: str | None = None
         "spec": {
             "selector": chosen,
             "ports": [
-                {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"},
+                {"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"},
                 {"name": "grpc", "port": GRPC_PORT, "targetPort": "grpc", "protocol": "TCP"},
             ],
         },
     }
 
 
-def new_ingress(parent: dict, spec: dict, track: str, weight: int | None = None) -> dict:
-    """The stable Ingress, or (with a weight) the NGINX canary Ingress for the same host and path."""
+def new_ingress(parent: dict, spec: dict, track: str, weight: int | None = None, header: dict | None = None) -> dict:
+    """The stable Ingress, or (with a weight) the NGINX canary Ingress for the same host and path;
+    with `header`, requests carrying it go to the canary whatever its weight."""
     ingress = spec["ingress"]
     annotations = {CANARY_ANNOTATION: "true", WEIGHT_ANNOTATION: str(weight)} if track == CANARY else {}
+    if track == CANARY and header:
+        annotations.update({HEADER_ANNOTATION: header["name"], HEADER_VALUE_ANNOTATION: header["value"]})
     path = {
         "path": ingress.get("path") or "/",
         "pathType": "Prefix",
@@ -178,5 +187,53 @@ def new_ingress(parent: dict, spec: dict, track: str, weight: int | None = None)
         "spec": {
             "ingressClassName": ingress.get("className") or "nginx",
             "rules": [{"host": ingress["host"], "http": {"paths": [path]}}],
+        },
+    }
+
+
+def backend(parent: dict, track: str, weight: int | None = None) -> dict:
+    ref = {"name": child_name(parent, track), "port": SERVICE_PORT}
+    return ref if weight is None else {**ref, "weight": weight}
+
+
+def new_http_route(parent: dict, spec: dict, weight: int, canary: bool, header: dict | None) -> dict:
+    """One Gateway API HTTPRoute: a header rule to the canary first (when asked), then the weighted
+    split; the canary backend only while a canary takes weight."""
+    gateway = spec["traffic"]["gatewayAPI"]
+    path = {"type": "PathPrefix", "value": gateway.get("path") or "/"}
+    rules = []
+    if canary and header:
+        match = {"path": path, "headers": [{"type": "Exact", "name": header["name"], "value": header["value"]}]}
+        rules.append({"matches": [match], "backendRefs": [backend(parent, CANARY)]})
+    split = [backend(parent, STABLE, 100 - weight)] + ([backend(parent, CANARY, weight)] if canary and weight else [])
+    rules.append({"matches": [{"path": path}], "backendRefs": split})
+    route_spec = {"parentRefs": gateway["parentRefs"], "rules": rules}
+    if gateway.get("hostnames"):
+        route_spec["hostnames"] = gateway["hostnames"]
+    name = parent["metadata"]["name"]
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": name, "labels": {LABEL_DEPLOYMENT: name, LABEL_MODEL: spec["model"]}},
+        "spec": route_spec,
+    }
+
+
+def new_autoscaler(parent: dict, spec: dict) -> dict:
+    """An autoscaling/v2 HPA on the stable Deployment's CPU."""
+    scaling = spec["autoscaling"]
+    target = {"type": "Utilization", "averageUtilization": scaling["targetCPUUtilizationPercentage"]}
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {
+            "name": child_name(parent, STABLE),
+            "labels": {**selector(parent, STABLE), LABEL_MODEL: spec["model"]},
+        },
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": child_name(parent, STABLE)},
+            "minReplicas": scaling["minReplicas"],
+            "maxReplicas": scaling["maxReplicas"],
+            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": target}}],
         },
     }

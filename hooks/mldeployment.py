@@ -42,11 +42,15 @@ from hooks.rollout import (
     status_fields,
     to_previous,
 )
+from hooks.routes import INGRESS_KEY, ROUTE_KEY, Split, header_of, kept_copy, route_children, route_errors
+from hooks.scaling import Scale, scaling_errors, stable_scale
 from hooks.shapes import NUMBER, shape_errors
 from hooks.version_source import Resolved, related_rules, resolve_version, version_source_errors
 from trainer.store import is_valid_model_name, is_valid_version
 
-DEPLOYMENT_KEY, SERVICE_KEY, INGRESS_KEY = "Deployment.apps/v1", "Service.v1", "Ingress.networking.k8s.io/v1"
+DEPLOYMENT_KEY, SERVICE_KEY = "Deployment.apps/v1", "Service.v1"
+AUTOSCALER_KEY = "HorizontalPodAutoscaler.autoscaling/v2"
+CHILD_KEYS = (DEPLOYMENT_KEY, SERVICE_KEY, INGRESS_KEY, ROUTE_KEY, AUTOSCALER_KEY)
 # How many values of each action annotation are remembered (the newest ones).
 SEEN_ACTIONS_KEPT = 20
 DEFAULT_STEPS = [{"setWeight": 10}, {"pause": {"duration": "60s"}}, {"setWeight": 50}, {"pause": {"duration": "120s"}}]
@@ -74,6 +78,12 @@ SPEC_SHAPE = {
     "resources": dict,
     "storage": {"claimName": str},
     "ingress": {"host": str, "path": str, "className": str},
+    "traffic": {
+        "router": str,
+        "gatewayAPI": {"parentRefs": [dict], "hostnames": [str], "path": str},
+        "canaryHeader": {"name": str, "value": str},
+    },
+    "autoscaling": {"minReplicas": int, "maxReplicas": int, "targetCPUUtilizationPercentage": int},
     "paused": bool,
     "canary": {
         "replicas": int,
@@ -107,11 +117,11 @@ class Plan:
     window_seconds: int
 
 
-def new_plan(spec: dict, generation: int, version: str) -> Plan:
+def new_plan(spec: dict, generation: int, version: str, replicas: int) -> Plan:
     canary = spec["canary"]
     return Plan(
         version=version,
-        replicas=spec["replicas"],
+        replicas=replicas,
         canary_replicas=canary["replicas"],
         deadline_seconds=canary["progressDeadlineSeconds"],
         steps=parse_steps(canary["steps"]),
@@ -182,6 +192,8 @@ def with_defaults(spec: dict) -> dict:
     canary["analysis"] = {**DEFAULT_ANALYSIS, **((spec.get("canary") or {}).get("analysis") or {})}
     merged = {"replicas": 2, "paused": False, "rollbackWindow": "10m", **spec, "canary": canary}
     merged["storage"] = {"claimName": "aurora-models", **(spec.get("storage") or {})}
+    if isinstance(spec.get("autoscaling"), dict):
+        merged["autoscaling"] = {"targetCPUUtilizationPercentage": 70, **spec["autoscaling"]}
     return merged
 
 
@@ -229,6 +241,7 @@ def spec_errors(spec: dict, name: str, wrong_types: list[str]) -> list[str]:
             errors.append(f"{field} {value!r} must be an integer >= {low}")
     if "ingress" in spec and not (isinstance(spec["ingress"], dict) and spec["ingress"].get("host")):
         errors.append("spec.ingress needs a host")
+    errors += route_errors(spec) + scaling_errors(spec)
     return errors + step_errors(spec["canary"]["steps"]) + analysis_errors(spec["canary"]["analysis"])
 
 
@@ -484,12 +497,14 @@ def decide(r: Rollout, plan: Plan, annotations, tracks: tuple, observations, con
 # Children
 
 
-def desired_children(parent: dict, spec: dict, r: Rollout, config: HookConfig) -> list[dict]:
+def desired_children(
+    parent: dict, spec: dict, r: Rollout, config: HookConfig, replicas: int, request: dict
+) -> list[dict]:
     stable_version = r.canary_version if r.phase == Phase.PROMOTING else r.stable_version
     # During a rollback the stable Service selects the previous version's pods, ready on both tracks.
     serving = r.stable_version if r.traffic_on_previous else None
     children = [
-        objects.new_deployment(parent, spec, objects.STABLE, stable_version, spec["replicas"], config),
+        objects.new_deployment(parent, spec, objects.STABLE, stable_version, replicas, config),
         objects.new_service(parent, spec, objects.STABLE, version=serving),
     ]
     # The version a promotion replaces starts on the previous track while the promotion runs,
@@ -497,58 +512,48 @@ def desired_children(parent: dict, spec: dict, r: Rollout, config: HookConfig) -
     replaced = r.stable_version if r.phase == Phase.PROMOTING and parse_duration(spec["rollbackWindow"]) else ""
     if r.previous_version or replaced:
         version = r.previous_version or replaced
-        children.append(objects.new_deployment(parent, spec, objects.PREVIOUS, version, spec["replicas"], config))
-    if spec.get("ingress"):
-        children.append(objects.new_ingress(parent, spec, objects.STABLE))
+        children.append(objects.new_deployment(parent, spec, objects.PREVIOUS, version, replicas, config))
     canary_version = r.canary_version or r.draining_version
     if canary_version:
         children += [
             objects.new_deployment(parent, spec, objects.CANARY, canary_version, spec["canary"]["replicas"], config),
             objects.new_service(parent, spec, objects.CANARY),
         ]
-        # A canary Ingress at weight 0 routes nothing; it is left out.
-        if spec.get("ingress") and r.canary_weight > 0:
-            children.append(objects.new_ingress(parent, spec, objects.CANARY, r.canary_weight))
-    return children
+    if spec.get("autoscaling"):
+        children.append(objects.new_autoscaler(parent, spec))
+    split = Split(canary=bool(r.canary_version), weight=r.canary_weight, header=header_of(spec))
+    observed_routes = {key: observed(request, key) for key in (INGRESS_KEY, ROUTE_KEY)}
+    return children + route_children(parent, spec, split, observed_routes)
 
 
 def kept_children(request: dict) -> list[dict]:
     """Every observed child as it is (for an invalid spec): an omitted child would be deleted."""
-    kept = []
-    for key in (DEPLOYMENT_KEY, SERVICE_KEY, INGRESS_KEY):
-        for child in observed(request, key).values():
-            metadata = child.get("metadata") or {}
-            annotations = {
-                k: v
-                for k, v in (metadata.get("annotations") or {}).items()
-                if not k.startswith("metacontroller.k8s.io/")
-            }
-            fresh = {"name": metadata.get("name"), "labels": metadata.get("labels") or {}, "annotations": annotations}
-            kept.append(
-                {
-                    "apiVersion": child.get("apiVersion"),
-                    "kind": child.get("kind"),
-                    "metadata": fresh,
-                    "spec": child.get("spec") or {},
-                }
-            )
-    return kept
+    return [kept_copy(child) for key in CHILD_KEYS for child in observed(request, key).values()]
 
 
 # Status
 
 
 def compute_status(
-    parent: dict, r: Rollout, spec: dict, tracks: tuple, errors: list, previous: dict, now, resolved: Resolved
+    parent: dict,
+    r: Rollout,
+    spec: dict,
+    tracks: tuple,
+    errors: list,
+    previous: dict,
+    now,
+    resolved: Resolved,
+    scale: Scale | None = None,
 ) -> dict:
     stable, canary, previous_track = tracks
-    status = status_fields(r)
+    status = {**status_fields(r), **(scale.status if scale else {})}
     if resolved.version:
         status["desiredVersion"] = resolved.version
     status["stable"], status["canary"] = track_status(stable), track_status(canary)
     if r.previous_version or (previous_track and r.phase == Phase.PROMOTING):
         status["previous"] = track_status(previous_track)
     desired = spec.get("replicas") if type(spec.get("replicas")) is int else status["stable"]["replicas"]
+    desired = scale.replicas if scale else desired
     status["ready"] = f"{status['stable']['readyReplicas']}/{desired}"
     generation = parent["metadata"].get("generation", 0)
     found = conditions(r, status, errors) + [resolved.condition]
@@ -620,7 +625,7 @@ def analysis_window(request: dict, now: datetime) -> dict | None:
     resolved = resolve_version(spec, request, status, deployment_version(stable) if stable else "")
     if not resolved.version:
         return None
-    plan = new_plan(spec, parent["metadata"].get("generation", 0), resolved.version)
+    plan = new_plan(spec, parent["metadata"].get("generation", 0), resolved.version, spec["replicas"])
     return due_window(parent, spec, read_rollout(status, resolved.version), plan, now)
 
 
@@ -652,13 +657,15 @@ def reconcile(request: dict, *, now: datetime, read_metrics, config: HookConfig 
     resolved = resolve_version(spec, request, previous, deployment_version(tracks[0]) if tracks[0] else "")
     if not resolved.version:
         return waiting_response(parent, spec, previous, resolved, now)
-    plan = new_plan(spec, parent["metadata"].get("generation", 0), resolved.version)
+    generation = parent["metadata"].get("generation", 0)
+    scale = stable_scale(spec, tracks[0], previous, generation)
+    plan = new_plan(spec, generation, resolved.version, scale.replicas)
     r = initial_rollout(previous, resolved.version, tracks[0])
     window = due_window(parent, spec, r, plan, now)
     observations = read_metrics(window) if window else None
     r = decide(r, plan, parent["metadata"].get("annotations"), tracks, observations, config, now)
-    response = {"status": compute_status(parent, r, spec, tracks, [], previous, now, resolved)}
-    response["children"] = desired_children(parent, spec, r, config)
+    status = compute_status(parent, r, spec, tracks, [], previous, now, resolved, scale)
+    response = {"status": status, "children": desired_children(parent, spec, r, config, scale.replicas, request)}
     wakeup = next_wakeup(r, plan, config, now)
     return {**response, "resyncAfterSeconds": wakeup} if wakeup else response
 

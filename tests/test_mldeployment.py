@@ -15,7 +15,10 @@ from tests.metacontroller_double import MetacontrollerDouble
 
 CASES = cases("mldeployment")
 DEPLOYMENTS, INGRESSES, SERVICES = "Deployment.apps/v1", "Ingress.networking.k8s.io/v1", "Service.v1"
-KEYS = {DEPLOYMENTS: "InPlace", SERVICES: "InPlace", INGRESSES: "InPlace"}
+ROUTES, AUTOSCALERS = "HTTPRoute.gateway.networking.k8s.io/v1", "HorizontalPodAutoscaler.autoscaling/v2"
+KEYS = {DEPLOYMENTS: "InPlace", SERVICES: "InPlace", INGRESSES: "InPlace", ROUTES: "InPlace", AUTOSCALERS: "InPlace"}
+ROUTERS = ("nginx", "gatewayAPI")
+GATEWAY = {"parentRefs": [{"name": "public", "namespace": "gateways"}], "hostnames": ["h.example.com"]}
 OLD, NEW, NEWER = "v20261101-120000", "v20261126-090000", "v20261126-093000"
 # How each track behaves; how many requests it gets follows from the routes (Traffic).
 GOOD = {"canary": {"errorRate": 0.002, "latencyP99": 0.04}, "stable": {"errorRate": 0.002, "latencyP99": 0.04}}
@@ -40,12 +43,15 @@ def test_the_same_request_gives_the_same_response(path):
 # The cluster, played tick by tick
 
 
-def new_parent(steps=None, **spec) -> dict:
+def new_parent(steps=None, router: str = "nginx", **spec) -> dict:
     canary = {
         "steps": [{"setWeight": 10}, {"pause": {"duration": "60s"}}, {"setWeight": 50}] if steps is None else steps,
         "analysis": {"interval": "30s", "minRequests": 50, "failureLimit": 2},
     }
     body = {"model": "housing", "version": OLD, "replicas": 2, "ingress": {"host": "h.example.com"}, "canary": canary}
+    if router == "gatewayAPI":
+        body["traffic"] = {"router": "gatewayAPI", "gatewayAPI": GATEWAY}
+        del body["ingress"]
     body.update(spec)
     metadata = {"name": "housing", "namespace": "ml", "uid": "u-1", "generation": 1, "annotations": {}}
     return {"apiVersion": "aurora.dev/v1alpha1", "kind": "MLDeployment", "metadata": metadata, "spec": body}
@@ -72,8 +78,10 @@ class Rollout:
         """What Prometheus would answer for the window: requests as routed, behaviour as given."""
         if self.metrics is None:
             return None
-        routed = self.rate * window["windowSeconds"] if "ingress" in self.cluster.parent["spec"] else 0.0
-        share = (self.weight_on_ingress() or 0) / 100
+        spec = self.cluster.parent["spec"]
+        has_route = "ingress" in spec or (spec.get("traffic") or {}).get("router") == "gatewayAPI"
+        routed = self.rate * window["windowSeconds"] if has_route else 0.0
+        share = (self.weight_on_route() or 0) / 100
         requests = {"canary": routed * share, "stable": routed * (1 - share)}
         return {
             track: {**self.metrics[track], "requests": requests[track]}
@@ -119,16 +127,30 @@ class Rollout:
     def status(self) -> dict:
         return self.cluster.status
 
-    def weight_on_ingress(self) -> int | None:
+    def weight_on_route(self) -> int | None:
+        """The canary's weight on the route that carries traffic (the HTTPRoute when there is one,
+        else the NGINX canary Ingress); None when no route sends it any weight."""
+        if self.cluster.children[ROUTES]:
+            return self.route_weights().get("housing-canary")
         canary = self.cluster.children[INGRESSES].get("housing-canary")
         return int(canary["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"]) if canary else None
+
+    def route_weights(self) -> dict[str, int]:
+        """The weighted rule of the HTTPRoute: Service name -> weight."""
+        route = self.cluster.children[ROUTES]["housing"]
+        (split,) = [rule for rule in route["spec"]["rules"] if "headers" not in rule["matches"][0]]
+        return {ref["name"]: ref["weight"] for ref in split["backendRefs"]}
 
     def traffic(self) -> dict[str, float]:
         """The share of requests each version answers, following the routes as emitted: Ingress
         weights to Services, Service selectors to ready pods. 'unanswered' is what finds no pod."""
-        weight = self.weight_on_ingress() or 0
+        if self.cluster.children[ROUTES]:
+            parts = list(self.route_weights().items())
+        else:
+            weight = self.weight_on_route() or 0
+            parts = [("housing-stable", 100 - weight), ("housing-canary", weight)]
         shares: dict[str, float] = {}
-        for service, part in (("housing-stable", 100 - weight), ("housing-canary", weight)):
+        for service, part in parts:
             selector = (self.cluster.children[SERVICES].get(service) or {}).get("spec", {}).get("selector")
             if not part or selector is None:
                 continue
@@ -148,9 +170,9 @@ class Rollout:
         return deployment["spec"]["template"]["metadata"]["labels"]["aurora.dev/model-version"] if deployment else None
 
 
-def started(parent=None, metrics=GOOD, rate=BUSY) -> Rollout:
+def started(parent=None, metrics=GOOD, rate=BUSY, router: str = "nginx") -> Rollout:
     """A settled stable track, then spec.version changed to NEW."""
-    rollout = Rollout(parent or new_parent(), metrics, rate)
+    rollout = Rollout(parent or new_parent(router=router), metrics, rate)
     rollout.tick(5)
     rollout.tick(5)
     rollout.set(version=NEW)
@@ -164,32 +186,34 @@ def run_until(rollout: Rollout, phase: str, limit: int = 30) -> None:
     raise AssertionError(f"never reached {phase}: {rollout.transcript}")
 
 
-def test_a_healthy_canary_walks_every_step_and_is_promoted_without_dropping_traffic():
-    rollout = started()
+@pytest.mark.parametrize("router", ROUTERS)
+def test_a_healthy_canary_walks_every_step_and_is_promoted_without_dropping_traffic(router):
+    rollout = started(router=router)
     weights_seen = []
     for _ in range(12):
         status = rollout.tick()
-        weights_seen.append(rollout.weight_on_ingress())
+        weights_seen.append(rollout.weight_on_route())
         if status["phase"] == "Promoting":
             # The canary keeps its weight while the stable track moves to the new version.
-            assert rollout.weight_on_ingress() == 50 and rollout.deployment_version("stable") == NEW
+            assert rollout.weight_on_route() == 50 and rollout.deployment_version("stable") == NEW
         if status["phase"] == "Stable" and status["stableVersion"] == NEW:
             break
     assert [w for w in weights_seen if w] == sorted(w for w in weights_seen if w)
     assert {10, 50} <= set(weights_seen)
-    assert rollout.status["canaryWeight"] == 0 and rollout.weight_on_ingress() is None
+    assert rollout.status["canaryWeight"] == 0 and rollout.weight_on_route() is None
     rollout.tick(11)
     assert rollout.deployment_version("canary") is None and rollout.status["canaryVersion"] == ""
     assert rollout.status["reason"] == "Promoted"
 
 
-def test_a_canary_with_errors_is_rolled_back_within_two_checks_and_stays_rolled_back():
-    rollout = started(metrics=BAD)
+@pytest.mark.parametrize("router", ROUTERS)
+def test_a_canary_with_errors_is_rolled_back_within_two_checks_and_stays_rolled_back(router):
+    rollout = started(metrics=BAD, router=router)
     run_until(rollout, "RolledBack")
     analysis = rollout.status["analysis"]
     assert analysis["failedChecks"] == 2 and "canary error rate 0.071 > 0.01" in rollout.status["message"]
     assert "2/2 checks failed" in rollout.status["message"]
-    assert rollout.weight_on_ingress() is None and rollout.status["canaryWeight"] == 0
+    assert rollout.weight_on_route() is None and rollout.status["canaryWeight"] == 0
     checks = [verdict for _, _, verdict in rollout.transcript if verdict]
     assert checks.count("Fail") <= 2
     for _ in range(5):
@@ -198,27 +222,30 @@ def test_a_canary_with_errors_is_rolled_back_within_two_checks_and_stays_rolled_
     assert rollout.deployment_version("stable") == OLD and rollout.status["failedVersion"] == NEW
 
 
+@pytest.mark.parametrize("router", ROUTERS)
 @pytest.mark.parametrize("metrics, message", [(SLOW, "canary p99 0.9s > 0.5s"), (WORSE, "clearly worse than stable")])
-def test_slow_or_clearly_worse_canaries_fail_their_checks(metrics, message):
-    rollout = started(metrics=metrics)
+def test_slow_or_clearly_worse_canaries_fail_their_checks(metrics, message, router):
+    rollout = started(metrics=metrics, router=router)
     run_until(rollout, "RolledBack")
     assert message in rollout.status["message"]
 
 
-def test_no_traffic_never_passes_and_never_rolls_back():
-    rollout = started(rate=QUIET)
+@pytest.mark.parametrize("router", ROUTERS)
+def test_no_traffic_never_passes_and_never_rolls_back(router):
+    rollout = started(rate=QUIET, router=router)
     for _ in range(10):
         rollout.tick()
     assert rollout.status["phase"] == "Progressing" and rollout.status["currentStep"] == 0
     assert rollout.status["analysis"]["verdict"] == "Inconclusive" and rollout.status["analysis"]["failedChecks"] == 0
-    assert rollout.weight_on_ingress() == 10
+    assert rollout.weight_on_route() == 10
 
 
-def test_prometheus_down_holds_without_promotion_or_rollback():
-    rollout = started(metrics=None)
+@pytest.mark.parametrize("router", ROUTERS)
+def test_prometheus_down_holds_without_promotion_or_rollback(router):
+    rollout = started(metrics=None, router=router)
     for _ in range(10):
         rollout.tick()
-    assert rollout.status["phase"] == "Progressing" and rollout.weight_on_ingress() == 10
+    assert rollout.status["phase"] == "Progressing" and rollout.weight_on_route() == 10
     assert "metrics could not be read" in rollout.status["message"]
     assert rollout.cluster.last_response["resyncAfterSeconds"] == mldeployment.METRICS_RETRY_SECONDS
     rollout.metrics = GOOD
@@ -226,12 +253,13 @@ def test_prometheus_down_holds_without_promotion_or_rollback():
     assert rollout.status["stableVersion"] == NEW
 
 
-def test_abort_rolls_back_at_once_and_retry_starts_again():
-    rollout = started()
+@pytest.mark.parametrize("router", ROUTERS)
+def test_abort_rolls_back_at_once_and_retry_starts_again(router):
+    rollout = started(router=router)
     rollout.tick()
     rollout.tick()
     rollout.annotate("abort", "stop-1")
-    assert rollout.tick(5)["phase"] == "RolledBack" and rollout.weight_on_ingress() is None
+    assert rollout.tick(5)["phase"] == "RolledBack" and rollout.weight_on_route() is None
     assert rollout.status["reason"] == "Aborted"
     rollout.tick()
     rollout.tick()
@@ -242,8 +270,9 @@ def test_abort_rolls_back_at_once_and_retry_starts_again():
     assert rollout.status["stableVersion"] == NEW
 
 
-def test_abort_during_promotion_is_recorded_and_ignored():
-    rollout = started()
+@pytest.mark.parametrize("router", ROUTERS)
+def test_abort_during_promotion_is_recorded_and_ignored(router):
+    rollout = started(router=router)
     run_until(rollout, "Promoting", limit=10)
     rollout.canary_ready = True
     rollout.annotate("abort", "too-late")
@@ -269,13 +298,14 @@ def test_a_manual_gate_waits_for_promote_and_failures_still_roll_back_there():
     run_until(gated, "RolledBack")
 
 
-def test_spec_paused_holds_the_step_and_resuming_continues():
-    rollout = started()
+@pytest.mark.parametrize("router", ROUTERS)
+def test_spec_paused_holds_the_step_and_resuming_continues(router):
+    rollout = started(router=router)
     rollout.tick()
     rollout.set(paused=True)
     for _ in range(6):
         status = rollout.tick()
-    assert status["phase"] == "Paused" and status["currentStep"] == 0 and rollout.weight_on_ingress() == 10
+    assert status["phase"] == "Paused" and status["currentStep"] == 0 and rollout.weight_on_route() == 10
     rollout.set(paused=False)
     run_until(rollout, "Stable")
     assert rollout.status["stableVersion"] == NEW
