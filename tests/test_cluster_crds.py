@@ -56,6 +56,16 @@ CREATE_RULES = {
         lambda obj: obj["spec"].update(versionFrom={"trainingJob": "housing-rf"}) or obj["spec"].pop("version"),
         in_spec("versionFrom", value={"trainingJob": "housing-rf"}),
     ),
+    "spec.traffic.gatewayAPI is required when spec.traffic.router is gatewayAPI": (
+        "mldeployment",
+        in_spec("traffic", value={"router": "gatewayAPI", "gatewayAPI": {"parentRefs": [{"name": "public"}]}}),
+        in_spec("traffic", value={"router": "gatewayAPI"}),
+    ),
+    "autoscaling.minReplicas must not exceed maxReplicas": (
+        "mldeployment",
+        in_spec("autoscaling", value={"minReplicas": 2, "maxReplicas": 2}),
+        in_spec("autoscaling", value={"minReplicas": 3, "maxReplicas": 2}),
+    ),
     "a step has exactly one of setWeight or pause": (
         "mldeployment",
         in_spec("canary", "steps", value=[{"pause": {}}]),
@@ -152,6 +162,17 @@ def test_the_status_subresource_keeps_spec_and_status_apart(cluster, aurora_inst
     live = kube.get(path)
     assert live["spec"]["replicas"] == created["spec"]["replicas"] and live["status"]["phase"] == "Stable"
     assert live["metadata"]["generation"] == created["metadata"]["generation"]
+
+
+def test_kubectl_scale_sets_the_replicas_through_the_scale_subresource(cluster, aurora_installed, namespace):
+    created = create(cluster, example("mldeployment", namespace, renamed("housing")), dry_run=False)
+    status = {**created, "status": {"stable": {"version": "v20261126-101500", "replicas": 2, "readyReplicas": 2}}}
+    cluster.admin().call("PUT", DEPLOYMENTS.path(namespace, "housing") + "/status", status)
+    result = cluster.kubectl("scale", "mld/housing", "-n", namespace, "--replicas=5")
+    assert "scaled" in result.stdout
+    live = cluster.admin().get(DEPLOYMENTS.path(namespace, "housing"))
+    scale = cluster.admin().get(DEPLOYMENTS.path(namespace, "housing") + "/scale")
+    assert live["spec"]["replicas"] == 5 and scale["status"]["replicas"] == 2
 
 
 def test_defaults_are_filled_in_by_the_server(cluster, aurora_installed, namespace):

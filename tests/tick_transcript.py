@@ -4,9 +4,13 @@
   no canary request; after maxInconclusive (10) of them the rollout pauses.
 - A promotion, then `aurora.dev/rollback` inside the rollback window: the share of traffic each
   version answers, as the emitted Ingress and Service route it to ready pods, sync by sync.
+- What `kubectl aurora get mld housing --watch` draws while a healthy rollout runs: the tree
+  after each sync that changed the MLDeployment.
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from tests.test_mldeployment import NEW, OLD, Rollout, new_parent, started
 
@@ -65,10 +69,27 @@ def legend() -> list[str]:
     return [f"(old = {OLD}, new = {NEW}; share of requests each answers, through the emitted routes)"]
 
 
+def plugin_cast(frames: tuple[int, ...] = (1, 2, 4, 5, 6)) -> list[str]:
+    """`kubectl aurora get mld housing --watch` right after the syncs `frames` of a healthy rollout."""
+    from kubectl_aurora.render import deployment_tree
+
+    rollout, lines = started(), []
+    began = rollout.now
+    for sync in range(1, max(frames) + 1):
+        at = rollout.now
+        rollout.tick()
+        if sync in frames:
+            lines.append(f"--- the sync at {int((at - began).total_seconds())}s")
+            lines += deployment_tree(rollout.cluster.parent, at + timedelta(seconds=1))
+    return lines
+
+
 def main() -> None:
     print("\n".join(transcript()))
     print()
     print("\n".join(rollback_transcript()))
+    print()
+    print("\n".join(plugin_cast()))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""`kubectl aurora`: a kubectl plugin to see and steer Aurora's rollouts and training runs."""
