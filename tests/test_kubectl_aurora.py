@@ -96,3 +96,15 @@ def test_wait_knows_when_a_rollout_reached_its_goal_or_never_will(goal, case, ou
 def test_a_rollout_that_rolled_back_can_no_longer_be_promoted():
     done, failure = actions.wait_outcome("promoted", recorded("mld-rolled-back"))
     assert not done and failure.startswith("rolled back: canary error rate 0.071")
+
+
+def test_the_readme_shows_the_watch_as_the_plugin_draws_it():
+    from tests.test_manifests import ROOT
+    from tests.tick_transcript import plugin_cast
+
+    frames = "\n".join(plugin_cast()).split("--- ")
+    shown = [
+        f"--- {frame}".rstrip("\n") for frame in frames if frame.startswith(("the sync at 93s", "the sync at 155s"))
+    ]
+    readme = (ROOT / "README.md").read_text()
+    assert len(shown) == 2 and all(frame in readme for frame in shown)
