@@ -108,3 +108,19 @@ def test_the_readme_shows_the_watch_as_the_plugin_draws_it():
     ]
     readme = (ROOT / "README.md").read_text()
     assert len(shown) == 2 and all(frame in readme for frame in shown)
+
+
+def test_every_kubectl_aurora_command_in_the_readme_is_one_the_plugin_takes():
+    import shlex
+
+    from kubectl_aurora.cli import parser
+    from tests.test_manifests import ROOT
+
+    commands = [
+        line.split("#")[0].strip()
+        for line in (ROOT / "README.md").read_text().splitlines()
+        if line.startswith("kubectl aurora ")
+    ]
+    assert len(commands) >= 7
+    for command in commands:
+        parser().parse_args(shlex.split(command)[2:])  # exits (fails the test) on a wrong command
