@@ -448,13 +448,14 @@ def finish_promotion(r: Rollout, plan: Plan, stable: dict | None, now: datetime)
 def roll_back_to_previous(
     r: Rollout, phase: Phase, reason: str, why: str, previous: dict | None, plan: Plan
 ) -> Rollout:
-    """Back to the previous version: at once onto its ready pods when its whole track is ready;
-    otherwise the stable track rolls back pod by pod, never sending traffic to pods not ready."""
+    """Back to the previous version: at once onto the ready pods of its track (the stable track's
+    pods join them as they roll back); with none ready, the stable track rolls back pod by pod,
+    never sending traffic to pods not ready."""
     version = r.previous_version
-    if is_rolled_out(previous, version, plan.replicas):
-        return to_previous(r, phase, reason, f"{why}: all traffic on the ready pods of {version}")
-    ready = track_status(previous)["readyReplicas"]
-    message = f"{why}: the previous track of {version} is not ready ({ready} ready), the stable track rolls back"
+    ready = track_status(previous)["readyReplicas"] if deployment_version(previous or {}) == version else 0
+    if ready > 0:
+        return to_previous(r, phase, reason, f"{why}: all traffic on the {ready} ready pods of {version}")
+    message = f"{why}: the previous track of {version} has no ready pod, the stable track rolls back"
     return close_window(to_previous(r, phase, reason, message))
 
 
@@ -521,7 +522,9 @@ def desired_children(
         ]
     if spec.get("autoscaling"):
         children.append(objects.new_autoscaler(parent, spec))
-    split = Split(canary=bool(r.canary_version), weight=r.canary_weight, header=header_of(spec))
+    # The header route starts with the first step, once the canary's pods are ready.
+    header = header_of(spec) if r.step_started is not None else None
+    split = Split(canary=bool(r.canary_version), weight=r.canary_weight, header=header)
     observed_routes = {key: observed(request, key) for key in (INGRESS_KEY, ROUTE_KEY)}
     return children + route_children(parent, spec, split, observed_routes)
 
@@ -682,6 +685,8 @@ def invalid_response(request, parent, spec, previous, tracks, errors, now) -> di
         Condition("VersionResolved", False, "InvalidSpec", "the spec is invalid: see InvalidSpec"),
     )
     status = compute_status(parent, r, spec, tracks, errors, previous, now, kept)
+    # What autoscaling left is kept too: a later valid spec still holds the HPA's count.
+    status.update({k: previous[k] for k in ("autoscaled", "heldReplicas", "heldGeneration") if k in previous})
     return {"status": status, "children": kept_children(request)}
 
 

@@ -8,6 +8,7 @@ route is observed: there is never a moment with no route.
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 from hooks import inference_objects as objects
@@ -16,6 +17,9 @@ NGINX, GATEWAY_API = "nginx", "gatewayAPI"
 ROUTERS = (NGINX, GATEWAY_API)
 INGRESS_KEY = "Ingress.networking.k8s.io/v1"
 ROUTE_KEY = "HTTPRoute.gateway.networking.k8s.io/v1"
+# The patterns of the Gateway API's HTTPRoute CRD for a host name and a header name.
+HOSTNAME = re.compile(r"(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+\-.^_`|~]+")
 
 
 class Split(NamedTuple):
@@ -41,9 +45,25 @@ def route_errors(spec: dict) -> list[str]:
         errors.append(f"spec.traffic.router {router!r} must be one of {', '.join(ROUTERS)}")
     if router == GATEWAY_API and not (traffic.get("gatewayAPI") or {}).get("parentRefs"):
         errors.append("spec.traffic.gatewayAPI.parentRefs must name at least one Gateway when router is gatewayAPI")
+    if traffic.get("router") == NGINX and not spec.get("ingress"):
+        errors.append("spec.traffic.router nginx needs spec.ingress (its host and path)")
     header = traffic.get("canaryHeader")
-    if header is not None and not (header.get("name") and header.get("value")):
-        errors.append("spec.traffic.canaryHeader needs a name and a value")
+    if header is not None and not (isinstance(header.get("name"), str) and HEADER_NAME.fullmatch(header["name"])):
+        errors.append(f"spec.traffic.canaryHeader.name {header.get('name')!r} must be an HTTP header name")
+    elif header is not None and not header.get("value"):
+        errors.append("spec.traffic.canaryHeader needs a value")
+    return errors + gateway_errors(traffic.get("gatewayAPI") or {})
+
+
+def gateway_errors(gateway: dict) -> list[str]:
+    """What the Gateway API's own HTTPRoute schema would refuse, said here, before any apply fails."""
+    errors = []
+    for i, ref in enumerate(gateway.get("parentRefs") or []):
+        if not (isinstance(ref, dict) and isinstance(ref.get("name"), str) and ref["name"]):
+            errors.append(f"spec.traffic.gatewayAPI.parentRefs[{i}] needs a name")
+    for name in gateway.get("hostnames") or []:
+        if not HOSTNAME.fullmatch(name):
+            errors.append(f"spec.traffic.gatewayAPI.hostnames: {name!r} is not a lower-case host name")
     return errors
 
 

@@ -31,6 +31,8 @@ def name_of(mld: dict) -> str:
 def wait_outcome(goal: str, mld: dict) -> tuple[bool, str | None]:
     """(done, failure): done when the goal is reached; a failure when it can no longer be."""
     status = mld.get("status") or {}
+    if status.get("observedGeneration", 0) < mld["metadata"].get("generation", 0):
+        return False, None  # the controller has not seen the latest spec yet
     phase, reason = status.get("phase"), status.get("reason")
     settled = phase == "Stable" and not status.get("canaryVersion") and available(status)
     if goal == "stable":

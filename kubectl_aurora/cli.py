@@ -20,6 +20,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 
+import urllib3
 import yaml
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
@@ -63,6 +64,9 @@ class Cluster:
 
     def changes(self, plural: str, name: str, seconds: int | None = None):
         """The object each time it changes (the watch API), first as it is now."""
+        # With timeout_seconds the client ends the watch when the server closes it; without, it
+        # watches again, which is what --watch wants.
+        limit = {"timeout_seconds": seconds} if seconds is not None else {}
         stream = watch.Watch().stream(
             self.custom.list_namespaced_custom_object,
             GROUP,
@@ -70,7 +74,7 @@ class Cluster:
             self.namespace,
             plural,
             field_selector=f"metadata.name={name}",
-            timeout_seconds=seconds,
+            **limit,
         )
         for event in stream:
             if event["type"] in ("ADDED", "MODIFIED"):
@@ -214,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     except config.ConfigException as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except (OSError, urllib3.exceptions.HTTPError) as err:
+        print(f"error: cannot reach the Kubernetes API: {err}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         return EXIT_OK
 

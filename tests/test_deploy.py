@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -222,3 +223,22 @@ def test_examples_use_names_the_crds_accept():
     for path in sorted((ROOT / "examples").glob("*.yaml")):
         for document in documents(path):
             assert len(document["metadata"]["name"]) <= 56, Path(path).name
+
+
+def test_without_the_gateway_api_the_controller_lists_no_http_routes(tmp_path):
+    """Metacontroller refuses a child type it cannot discover: clusters without the Gateway API's
+    CRDs leave HTTPRoutes out with the without-gateway-api component."""
+    kubectl = require_tool("kubectl")
+    manifests = ROOT / "manifests"
+    overlay = {
+        "resources": [os.path.relpath(manifests / "overlays" / "production", tmp_path)],
+        "components": [os.path.relpath(manifests / "components" / "without-gateway-api", tmp_path)],
+    }
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(overlay))
+    result = subprocess.run([kubectl, "kustomize", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    (controller,) = [
+        d for d in yaml.safe_load_all(result.stdout) if d and d["metadata"]["name"] == "mldeployment-controller"
+    ]
+    resources = [child["resource"] for child in controller["spec"]["childResources"]]
+    assert resources == ["deployments", "services", "ingresses", "horizontalpodautoscalers"]

@@ -124,3 +124,9 @@ def test_every_kubectl_aurora_command_in_the_readme_is_one_the_plugin_takes():
     assert len(commands) >= 7
     for command in commands:
         parser().parse_args(shlex.split(command)[2:])  # exits (fails the test) on a wrong command
+
+
+def test_wait_does_not_trust_a_status_written_before_the_latest_spec():
+    mld = recorded("mld-promoted-in-window")
+    mld["metadata"]["generation"] = mld["status"]["observedGeneration"] + 1  # a new version just applied
+    assert actions.wait_outcome("promoted", mld) == (False, None)

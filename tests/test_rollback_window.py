@@ -115,7 +115,7 @@ def test_a_previous_track_that_is_not_ready_never_takes_traffic():
     rollout.annotate("rollback", "r1")
     status = rollout.tick(settle=False)
     assert rollout.traffic() == {NEW: 1.0}  # still on the stable track's ready pods
-    assert status["stableVersion"] == OLD and "not ready" in status["message"]
+    assert status["stableVersion"] == OLD and "has no ready pod" in status["message"]
     assert "trafficOnPrevious" not in status and "previousVersion" not in status
     rollout.become_ready()
     assert rollout.traffic() == {OLD: 1.0}
@@ -153,3 +153,15 @@ def test_the_readme_shows_the_rollback_transcript_as_the_code_makes_it():
     assert "\n".join(lines) in (ROOT / "README.md").read_text()
     rolled = next(line for line in lines if "aurora.dev/rollback " in line)
     assert "RolledBack    1.00   0.00" in rolled  # all traffic on the old version in that one sync
+
+
+def test_a_partly_ready_previous_track_takes_the_traffic_on_its_ready_pods():
+    rollout = promoted()
+    rollout.cluster.children["Deployment.apps/v1"]["housing-previous"]["status"]["readyReplicas"] = 1
+    rollout.pods["housing-previous"] = (rollout.pods["housing-previous"][0], 1)
+    rollout.annotate("rollback", "r1")
+    status = rollout.tick(settle=False)
+    assert rollout.traffic() == {OLD: 1.0} and status["trafficOnPrevious"] is True
+    assert "the 1 ready pods" in status["message"] and rollout.deployment_version("previous") == OLD
+    available = next(c for c in status["conditions"] if c["type"] == "Available")
+    assert available["status"] == "True"

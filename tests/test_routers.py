@@ -200,3 +200,60 @@ def test_a_wrong_autoscaling_spec_keeps_what_runs(scaling, says):
     invalid = next(c for c in status["conditions"] if c["type"] == "InvalidSpec")
     assert invalid["status"] == "True" and says in invalid["message"]
     assert stable_replicas(rollout) == 4 and rollout.cluster.children[AUTOSCALERS]
+
+
+@pytest.mark.parametrize(
+    "traffic, says",
+    [
+        ({"router": "gatewayAPI", "gatewayAPI": {"parentRefs": [{"gateway": "public"}]}}, "parentRefs[0] needs a name"),
+        (
+            {"router": "gatewayAPI", "gatewayAPI": {**GATEWAY, "hostnames": ["API.Example.com"]}},
+            "not a lower-case host",
+        ),
+        ({"router": "nginx", "canaryHeader": {"name": "X Canary:", "value": "1"}}, "must be an HTTP header name"),
+    ],
+)
+def test_routes_the_gateway_api_would_refuse_are_an_invalid_spec_that_keeps_what_runs(traffic, says):
+    rollout = Rollout(new_parent())
+    rollout.tick(5)
+    rollout.tick(5)
+    rollout.set(traffic=traffic)
+    status = rollout.tick()
+    invalid = next(c for c in status["conditions"] if c["type"] == "InvalidSpec")
+    assert invalid["status"] == "True" and says in invalid["message"]
+    assert rollout.cluster.children[INGRESSES] and rollout.traffic() == {OLD: 1.0}
+
+
+def test_switching_to_nginx_without_an_ingress_is_refused_and_the_route_stays():
+    rollout = Rollout(new_parent(router="gatewayAPI"))
+    rollout.tick(5)
+    rollout.tick(5)
+    rollout.set(traffic={"router": "nginx"})
+    status = rollout.tick(5)
+    assert next(c for c in status["conditions"] if c["type"] == "InvalidSpec")["status"] == "True"
+    assert rollout.cluster.children[ROUTES] and rollout.traffic() == {OLD: 1.0}
+
+
+def test_an_invalid_spec_keeps_the_autoscaling_state():
+    rollout = autoscaled()
+    hpa_scales(rollout, 8)
+    rollout.tick()
+    del rollout.cluster.parent["spec"]["autoscaling"]
+    rollout.set(canary={"steps": [{"setWeight": 50}, {"setWeight": 10}]})  # invalid: weights go down
+    rollout.tick()
+    rollout.set(canary={"steps": [{"setWeight": 10}]})
+    rollout.tick()
+    assert stable_replicas(rollout) == 8
+
+
+def test_the_header_route_waits_for_the_canary_to_be_ready():
+    parent = new_parent(steps=[{"setWeight": 20}])
+    parent["spec"]["traffic"] = {"router": "nginx", "canaryHeader": HEADER}
+    rollout = started(parent)
+    rollout.canary_ready = False
+    rollout.tick()
+    assert "housing-canary" not in rollout.cluster.children[INGRESSES]
+    rollout.canary_ready = True
+    rollout.become_ready()
+    rollout.tick()
+    assert "housing-canary" in rollout.cluster.children[INGRESSES]
