@@ -5,11 +5,15 @@ Pure: the numbers come from Prometheus through the HTTP layer (hooks/prometheus.
 
 from __future__ import annotations
 
+import math
+
 PASS, FAIL, INCONCLUSIVE = "Pass", "Fail", "Inconclusive"
 # A canary is "clearly worse" than stable when it is this many times worse and by at least this much.
 WORSE_FACTOR = 2.0
 WORSE_ERROR_RATE_MARGIN = 0.005
 WORSE_LATENCY_MARGIN_SECONDS = 0.05
+# Added to every bin's share before the logarithm, so an empty bin does not make the index infinite.
+PSI_EPSILON = 1e-4
 
 
 def judge(observations: dict, analysis: dict) -> tuple[str, list[str]]:
@@ -20,7 +24,31 @@ def judge(observations: dict, analysis: dict) -> tuple[str, list[str]]:
     if requests < max(analysis["minRequests"], 1):
         return INCONCLUSIVE, [f"canary served {requests:g} requests < minRequests {analysis['minRequests']}"]
     reasons = threshold_failures(canary, analysis) or comparison_failures(canary, stable, analysis)
+    reasons = reasons or shift_failures(canary, analysis)
     return (FAIL, reasons) if reasons else (PASS, [summary_line(canary, analysis)])
+
+
+def shift_failures(canary: dict, analysis: dict) -> list[str]:
+    """Predictions that moved away from the stable version's, when a limit is set."""
+    limit, shift = analysis.get("maxPredictionShift"), canary.get("predictionShift")
+    if limit is None or shift is None or shift <= limit:
+        return []
+    return [f"canary predictions shifted from stable's: PSI {shift:.3g} > {limit:g}"]
+
+
+def population_stability(stable: list[float], canary: list[float]) -> float | None:
+    """The population stability index of the canary's predictions against stable's, from per-bin
+    counts on the same bounds: sum of (c - s) * ln(c / s) over the bins' shares. 0 for the same
+    distribution; above 0.25 is commonly read as a significant shift. None without counts."""
+    total_stable, total_canary = sum(stable), sum(canary)
+    if len(stable) != len(canary) or total_stable <= 0 or total_canary <= 0:
+        return None
+    index = 0.0
+    for ours, theirs in zip(canary, stable, strict=True):
+        c = ours / total_canary + PSI_EPSILON
+        s = theirs / total_stable + PSI_EPSILON
+        index += (c - s) * math.log(c / s)
+    return index
 
 
 def threshold_failures(canary: dict, analysis: dict) -> list[str]:
@@ -51,10 +79,12 @@ def comparison_failures(canary: dict, stable: dict, analysis: dict) -> list[str]
 
 def summary_line(canary: dict, analysis: dict) -> str:
     error_rate, p99 = canary.get("errorRate") or 0.0, canary.get("latencyP99") or 0.0
-    return (
+    line = (
         f"canary error rate {error_rate:.3g} <= {analysis['maxErrorRate']:g}, "
         f"p99 {p99:.3g}s <= {analysis['maxLatencyP99Seconds']:g}s over {canary.get('requests', 0):g} requests"
     )
+    shift, limit = canary.get("predictionShift"), analysis.get("maxPredictionShift")
+    return line + (f", PSI {shift:.3g} <= {limit:g}" if shift is not None and limit is not None else "")
 
 
 def number(value) -> float | None:
@@ -64,8 +94,10 @@ def number(value) -> float | None:
 def track_numbers(track) -> dict:
     """One track's numbers as recorded in status.analysis (anything else is dropped)."""
     track = track if isinstance(track, dict) else {}
-    return {
+    numbers = {
         "requests": number(track.get("requests")) or 0,
         "errorRate": number(track.get("errorRate")),
         "latencyP99": number(track.get("latencyP99")),
     }
+    shift = number(track.get("predictionShift"))
+    return numbers if shift is None else {**numbers, "predictionShift": shift}

@@ -49,7 +49,9 @@ def pod_labels(parent: dict, spec: dict, track: str, version: str) -> dict:
     }
 
 
-def new_deployment(parent: dict, spec: dict, track: str, version: str, replicas: int, config: HookConfig) -> dict:
+def new_deployment(
+    parent: dict, spec: dict, track: str, version: str, replicas: int, config: HookConfig, buckets_from: str = ""
+) -> dict:
     """A track's Deployment; the stable one's replicas are the HPA's when autoscaling is on
     (the caller passes the count the HPA chose, so the hook never fights it)."""
     labels = pod_labels(parent, spec, track, version)
@@ -71,14 +73,16 @@ def new_deployment(parent: dict, spec: dict, track: str, version: str, replicas:
                         "prometheus.io/path": "/metrics",
                     },
                 },
-                "spec": new_pod_spec(spec, track, version, config),
+                "spec": new_pod_spec(spec, track, version, config, buckets_from),
             },
         },
     }
 
 
-def server_env(spec: dict, track: str, version: str, config: HookConfig) -> list[dict]:
-    return [
+def server_env(spec: dict, track: str, version: str, config: HookConfig, buckets_from: str = "") -> list[dict]:
+    # A canary counts its predictions on the stable version's histogram bounds.
+    buckets = [{"name": "AURORA_PREDICTION_BUCKETS_FROM", "value": buckets_from}] if buckets_from else []
+    return buckets + [
         {"name": "AURORA_MODEL_ROOT", "value": config.models_mount},
         {"name": "AURORA_MODEL", "value": spec["model"]},
         {"name": "AURORA_MODEL_VERSION", "value": version},
@@ -87,9 +91,9 @@ def server_env(spec: dict, track: str, version: str, config: HookConfig) -> list
     ]
 
 
-def new_pod_spec(spec: dict, track: str, version: str, config: HookConfig) -> dict:
+def new_pod_spec(spec: dict, track: str, version: str, config: HookConfig, buckets_from: str = "") -> dict:
     image = spec.get("image") or config.server_image
-    env = server_env(spec, track, version, config)
+    env = server_env(spec, track, version, config, buckets_from)
     mounts = [
         {"name": "models", "mountPath": config.models_mount, "readOnly": True},
         {"name": "tmp", "mountPath": "/tmp"},

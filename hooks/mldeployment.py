@@ -62,7 +62,7 @@ DEFAULT_ANALYSIS = {
     "failureLimit": 2,
     "maxInconclusive": 10,
 }
-THRESHOLDS = ("minRequests", "maxErrorRate", "maxLatencyP99Seconds", "failureLimit")
+THRESHOLDS = ("minRequests", "maxErrorRate", "maxLatencyP99Seconds", "failureLimit", "maxPredictionShift")
 # When a due check could not read Prometheus, the next attempt comes this much later.
 METRICS_RETRY_SECONDS = 10.0
 # Child Services are named <name>-stable / <name>-canary and must stay DNS-1035 labels (63).
@@ -96,6 +96,7 @@ SPEC_SHAPE = {
             "maxLatencyP99Seconds": NUMBER,
             "failureLimit": int,
             "maxInconclusive": int,
+            "maxPredictionShift": NUMBER,
         },
     },
 }
@@ -277,6 +278,9 @@ def analysis_errors(analysis) -> list[str]:
         ("maxLatencyP99Seconds", 0, None),
         ("maxInconclusive", 1, None),
     )
+    shift = analysis.get("maxPredictionShift")
+    if shift is not None and (not isinstance(shift, int | float) or isinstance(shift, bool) or shift < 0):
+        errors.append(f"spec.canary.analysis.maxPredictionShift {shift!r} must be a number >= 0")
     for field, low, high in checks:
         value = analysis.get(field)
         if not isinstance(value, int | float) or isinstance(value, bool) or value < low or (high and value > high):
@@ -383,7 +387,7 @@ def run_analysis(r: Rollout, plan: Plan, observations: dict | None, now: datetim
         message=f"{'; '.join(reasons)}, {failed}/{plan.analysis['failureLimit']} checks failed",
         canary=checks.track_numbers(observations.get("canary")),
         stable=checks.track_numbers(observations.get("stable")),
-        thresholds={k: plan.analysis[k] for k in THRESHOLDS},
+        thresholds={k: plan.analysis[k] for k in THRESHOLDS if plan.analysis.get(k) is not None},
     )
     # Held for inconclusive checks, the status keeps saying why; the check's numbers are in analysis.
     recorded = record_check(r, check)
@@ -517,7 +521,9 @@ def desired_children(
     canary_version = r.canary_version or r.draining_version
     if canary_version:
         children += [
-            objects.new_deployment(parent, spec, objects.CANARY, canary_version, spec["canary"]["replicas"], config),
+            objects.new_deployment(
+                parent, spec, objects.CANARY, canary_version, spec["canary"]["replicas"], config, r.stable_version
+            ),
             objects.new_service(parent, spec, objects.CANARY),
         ]
     if spec.get("autoscaling"):

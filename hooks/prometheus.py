@@ -13,12 +13,15 @@ import time
 
 import requests
 
+from hooks.analysis import population_stability
+
 log = logging.getLogger("aurora.hooks")
 QUERY_TIMEOUT_SECONDS = 2.0
 # The whole read, all six queries: a slow Prometheus must never hold a sync for long.
 BUDGET_SECONDS = 2.5
 REQUESTS = "aurora_inference_http_request_total"
 DURATION = "aurora_inference_http_request_duration_seconds_bucket"
+PREDICTIONS = "aurora_inference_prediction_bucket"
 
 
 class PrometheusError(Exception):
@@ -55,17 +58,7 @@ class PrometheusClient:
 
     def scalar(self, query: str, timeout: float | None = None) -> float | None:
         """One instant query's single value; None when it returned no series or NaN."""
-        try:
-            answer = self.session.get(
-                f"{self.url}/api/v1/query", params={"query": query}, timeout=timeout or self.timeout
-            )
-            answer.raise_for_status()
-            body = answer.json()
-        except (requests.RequestException, ValueError) as err:
-            raise PrometheusError(f"{type(err).__name__}: {err}") from err
-        if body.get("status") != "success":
-            raise PrometheusError(f"query failed: {body.get('error', body)}")
-        result = body["data"]["result"]
+        result = self.vector(query, timeout or self.timeout)
         if not result:
             return None
         value = float(result[0]["value"][1])
@@ -87,4 +80,47 @@ class PrometheusClient:
             return None
         for track in observations.values():
             track["requests"] = track["requests"] or 0.0
+        shift = self.prediction_shift(window, started)
+        if shift is not None:
+            observations["canary"]["predictionShift"] = shift
         return observations
+
+    def prediction_shift(self, window: dict, started: float) -> float | None:
+        """PSI of the canary's predictions against stable's over the window; None when either
+        track has no prediction histogram or the budget is spent (the check then ignores it)."""
+        counts = {}
+        try:
+            for track in ("stable", "canary"):
+                left = self.budget - (time.monotonic() - started)
+                if left <= 0.05:
+                    return None
+                query = f"sum by (le) (increase({PREDICTIONS}{selector(window, track)}[{window['windowSeconds']}s]))"
+                counts[track] = bin_counts(self.vector(query, timeout=min(self.timeout, left)))
+        except PrometheusError as err:
+            log.warning("prometheus %s: no prediction histogram: %s", self.url, err)
+            return None
+        if set(counts["stable"]) != set(counts["canary"]):
+            return None  # not the same bounds: not comparable
+        bounds = sorted(counts["stable"])
+        return population_stability([counts["stable"][b] for b in bounds], [counts["canary"][b] for b in bounds])
+
+    def vector(self, query: str, timeout: float) -> list[dict]:
+        try:
+            answer = self.session.get(f"{self.url}/api/v1/query", params={"query": query}, timeout=timeout)
+            answer.raise_for_status()
+            body = answer.json()
+        except (requests.RequestException, ValueError) as err:
+            raise PrometheusError(f"{type(err).__name__}: {err}") from err
+        if body.get("status") != "success":
+            raise PrometheusError(f"query failed: {body.get('error', body)}")
+        return body["data"]["result"]
+
+
+def bin_counts(result: list[dict]) -> dict[float, float]:
+    """Cumulative `le` buckets -> the count of each bin, keyed by its upper bound (inf last)."""
+    cumulative = sorted((float(r["metric"]["le"]), float(r["value"][1])) for r in result if "le" in r["metric"])
+    counts, below = {}, 0.0
+    for bound, total in cumulative:
+        counts[bound] = max(total - below, 0.0)
+        below = total
+    return counts

@@ -30,7 +30,7 @@ JSON = "application/json"
 
 def load_model(config: ServerConfig) -> ServedModel:
     """Load the configured version; on failure keep serving probes, never predictions."""
-    served = ServedModel(config.model_root, config.model, config.version)
+    served = ServedModel(config.model_root, config.model, config.version, config.prediction_buckets_from)
     try:
         served.load()
     except ModelLoadError as err:
@@ -51,6 +51,7 @@ def create_app(config: ServerConfig | None = None, *, served: ServedModel | None
         track=config.track,
         estimator=served.estimator_type or "unknown",
         multiprocess="PROMETHEUS_MULTIPROC_DIR" in os.environ,
+        prediction_buckets=served.prediction_buckets,
     )
     metrics.set_ready(served.ready)
     faults = FaultInjector(config) if config.faults_enabled else None

@@ -25,6 +25,9 @@ class ServerConfig:
     fault_error_rate: float = 0.0
     fault_latency_seconds: float = 0.0
     fault_latency_rate: float = 0.0
+    # The version whose prediction histogram bounds this server uses (a canary: the stable
+    # version's, so both tracks count predictions on one scale); empty: its own.
+    prediction_buckets_from: str = ""
 
     @property
     def faults_enabled(self) -> bool:
@@ -39,6 +42,7 @@ class ServerConfig:
             model=required(env, "AURORA_MODEL"),
             version=env.get("AURORA_MODEL_VERSION", "latest") or "latest",
             track=env.get("AURORA_TRACK", "stable") or "stable",
+            prediction_buckets_from=env.get("AURORA_PREDICTION_BUCKETS_FROM", ""),
             max_body_bytes=int(number(env, "AURORA_MAX_BODY_BYTES", cls.max_body_bytes, low=1024)),
             max_rows=int(number(env, "AURORA_MAX_ROWS", cls.max_rows, low=1)),
             fault_error_rate=number(env, "AURORA_FAULT_ERROR_RATE", 0.0, low=0.0, high=1.0),

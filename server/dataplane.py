@@ -39,4 +39,5 @@ class DataPlane:
             row = int(np.argwhere(~np.isfinite(predictions))[0][0])
             raise Unprocessable(f"the model's prediction for row {row} is not a finite number; check the input's scale")
         self.metrics.rows.inc(len(predictions))
+        self.metrics.observe_predictions(predictions)
         return predictions

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from timeit import default_timer
 
+import numpy as np
 from flask import Flask, Response, request
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_flask_exporter import PrometheusMetrics
@@ -40,7 +41,17 @@ def labelled_only(exporter: type[PrometheusMetrics]) -> type[PrometheusMetrics]:
 class InferenceMetrics:
     """Requests by protocol, predicted rows, errors by reason and model info."""
 
-    def __init__(self, app: Flask, *, model: str, version: str, track: str, estimator: str, multiprocess: bool):
+    def __init__(
+        self,
+        app: Flask,
+        *,
+        model: str,
+        version: str,
+        track: str,
+        estimator: str,
+        multiprocess: bool,
+        prediction_buckets: list[float] | None = None,
+    ):
         labels = {"model": model, "model_version": version, "track": track}
         registry = CollectorRegistry()
         exporter = labelled_only(GunicornInternalPrometheusMetrics if multiprocess else PrometheusMetrics)
@@ -76,6 +87,16 @@ class InferenceMetrics:
             registry=registry,
             multiprocess_mode="max",
         )
+        self.predictions = None
+        if prediction_buckets:
+            self.bounds = np.asarray(prediction_buckets, dtype=float)
+            self.predictions = Histogram(
+                f"{PREFIX}_prediction",
+                "Predicted values, on the bounds of the stable version's training target quantiles",
+                names,
+                buckets=prediction_buckets,
+                registry=registry,
+            ).labels(**labels)
         self.labels = labels
         self.estimator = estimator
         self.track_flask(app)
@@ -99,6 +120,21 @@ class InferenceMetrics:
                 endpoint = request.endpoint or "unknown"
                 self.record("http", request.method, endpoint, response.status_code, default_timer() - started)
             return response
+
+    def observe_predictions(self, values: np.ndarray) -> None:
+        """Count a batch of predictions into the histogram in one pass.
+
+        Histogram.observe() per value costs about a microsecond each; a 100-row request would pay
+        it 100 times. Counting the batch with numpy and adding each bucket's count once gives the
+        same series (prometheus_client keeps one non-cumulative counter per bucket, +Inf last).
+        """
+        if self.predictions is None or not len(values):
+            return
+        counts = np.bincount(np.searchsorted(self.bounds, values, side="left"), minlength=len(self.bounds) + 1)
+        for bucket, count in zip(self.predictions._buckets, counts, strict=True):
+            if count:
+                bucket.inc(int(count))
+        self.predictions._sum.inc(float(values.sum()))
 
     def set_ready(self, ready: bool) -> None:
         self.info.labels(**self.labels, estimator=self.estimator).set(1 if ready else 0)

@@ -22,7 +22,7 @@ class ModelLoadError(Exception):
 
 
 class ServedModel:
-    def __init__(self, model_root: str, name: str, requested_version: str):
+    def __init__(self, model_root: str, name: str, requested_version: str, buckets_from: str = ""):
         self.store = store.ModelStore(model_root)
         self.name = name
         self.requested_version = requested_version
@@ -33,6 +33,9 @@ class ServedModel:
         self.feature_index: dict[str, int] = {}
         self.estimator_type = ""
         self.estimator = None
+        self.buckets_from = buckets_from
+        # Bounds of the prediction histogram; empty for a model published without them.
+        self.prediction_buckets: list[float] = []
 
     def load(self) -> None:
         """Resolve 'latest' once, verify checksums, unpickle and check the feature count."""
@@ -69,7 +72,30 @@ class ServedModel:
         self.feature_index = {name: i for i, name in enumerate(features)}
         estimator_info = metadata.get("estimator") if isinstance(metadata.get("estimator"), dict) else {}
         self.estimator_type = str(estimator_info.get("type") or type(estimator).__name__)
+        self.prediction_buckets = self._buckets(metadata)
+
+    def _buckets(self, own: dict) -> list[float]:
+        """The histogram bounds of `buckets_from`'s metadata when it has them, else this version's."""
+        if self.buckets_from and store.is_valid_version(self.buckets_from):
+            try:
+                found = bounds_of(self.store.read_metadata(self.name, self.buckets_from))
+            except (store.StoreError, OSError, ValueError) as err:
+                log.warning("no prediction buckets from %s/%s: %s", self.name, self.buckets_from, err)
+                found = []
+            if found:
+                return found
+        return bounds_of(own)
 
     def predict(self, matrix: np.ndarray) -> np.ndarray:
         """Predict for a checked float64 matrix; load() replaces this with the prepared predictor."""
         raise ModelLoadError("no model is loaded")
+
+
+def bounds_of(metadata) -> list[float]:
+    """Strictly increasing finite numbers, or nothing."""
+    values = metadata.get("predictionBuckets") if isinstance(metadata, dict) else None
+    if not isinstance(values, list) or not values:
+        return []
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v) for v in values):
+        return []
+    return [float(v) for v in values] if all(a < b for a, b in zip(values, values[1:], strict=False)) else []

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
+from sklearn.datasets import load_diabetes
 
 from hooks import mldeployment
 from hooks.config import HookConfig
@@ -37,43 +38,55 @@ KEYS = {"Deployment.apps/v1": "InPlace", "Service.v1": "InPlace", "Ingress.netwo
 CONFIG = HookConfig(server_image="registry.example.com/aurora:0.1.0", drain_seconds=1)
 
 
-def parent() -> dict:
-    canary = {
-        "replicas": 1,
-        "steps": [{"setWeight": 10}, {"setWeight": 50}],
-        "analysis": {"interval": f"{INTERVAL_SECONDS}s", "minRequests": 20, "maxErrorRate": 0.05, "failureLimit": 2},
-    }
+def parent(max_shift: float | None = None) -> dict:
+    checks = {"interval": f"{INTERVAL_SECONDS}s", "minRequests": 20, "maxErrorRate": 0.05, "failureLimit": 2}
+    if max_shift is not None:
+        checks["maxPredictionShift"] = max_shift
+    canary = {"replicas": 1, "steps": [{"setWeight": 10}, {"setWeight": 50}], "analysis": checks}
     spec = {"model": "diabetes", "version": STABLE_VERSION, "replicas": 1, "canary": canary}
     metadata = {"name": "diabetes", "namespace": "ml", "uid": "live-1", "generation": 1, "annotations": {}}
     return {"apiVersion": "aurora.dev/v1alpha1", "kind": "MLDeployment", "metadata": metadata, "spec": spec}
 
 
 class Traffic(threading.Thread):
-    """Calls every server in turn, about 100 requests per second in all, until stopped."""
+    """Calls every server in turn, about 100 requests per second in all, until stopped; the
+    requests go through the first 50 rows of the diabetes data, so predictions spread."""
 
     def __init__(self, urls: list[str]):
         super().__init__(daemon=True)
         self.urls, self.stopped = urls, threading.Event()
+        self.rows = [list(map(float, row)) for row in load_diabetes().data[:50]]
 
     def run(self) -> None:
         session = requests.Session()
+        turn = 0
         while not self.stopped.is_set():
+            row = self.rows[turn % len(self.rows)]
+            turn += 1
             for url in self.urls:
                 with contextlib.suppress(requests.RequestException):
-                    session.post(f"{url}/predict", json={"instances": [ROW]}, timeout=2)
+                    session.post(f"{url}/predict", json={"instances": [row]}, timeout=2)
             time.sleep(0.02)
 
 
 @contextlib.contextmanager
-def live_setup(fault_error_rate: float):
-    """Trained versions, the stable and canary servers, Prometheus and traffic; yields the Prometheus URL."""
+def live_setup(fault_error_rate: float = 0.0, canary_dataset: str = "builtin:diabetes", canary_seed: int = 42):
+    """Trained versions, the stable and canary servers, Prometheus and traffic; yields the Prometheus URL.
+
+    The canary is trained on `canary_dataset` with `canary_seed`, and counts its predictions on
+    the stable version's histogram bounds, as the MLDeployment hook has it do."""
     work = Path(tempfile.mkdtemp(prefix="aurora-live-"))
     prometheus_bin = require_tool("prometheus")
     root = work / "models"
     for folder in ("stable", "canary"):
         (work / folder).mkdir()
-    for version in (STABLE_VERSION, CANARY_VERSION):
-        code, summary = train(root, "diabetes", "--version", version, "--no-promote")
+    for version, dataset, seed in (
+        (STABLE_VERSION, "builtin:diabetes", 42),
+        (CANARY_VERSION, canary_dataset, canary_seed),
+    ):
+        code, summary = train(
+            root, "diabetes", "--version", version, "--no-promote", "--seed", str(seed), dataset=dataset
+        )
         assert code == 0, summary
     servers = [
         Server(root, work / "stable", AURORA_MODEL_VERSION=STABLE_VERSION, AURORA_TRACK="stable"),
@@ -83,6 +96,7 @@ def live_setup(fault_error_rate: float):
             AURORA_MODEL_VERSION=CANARY_VERSION,
             AURORA_TRACK="canary",
             AURORA_FAULT_ERROR_RATE=str(fault_error_rate),
+            AURORA_PREDICTION_BUCKETS_FROM=STABLE_VERSION,
         ),
     ]
     port = free_port()
@@ -137,11 +151,13 @@ def mark_ready(cluster: MetacontrollerDouble) -> None:
         }
 
 
-def run_rollout(prometheus_url: str, *, until: set[str], limit_seconds: float = 40) -> dict:
+def run_rollout(
+    prometheus_url: str, *, until: set[str], limit_seconds: float = 40, max_shift: float | None = None
+) -> dict:
     """Start the canary and tick every half second on the real clock until a phase in `until`."""
     client = PrometheusClient(prometheus_url)
     hook = lambda r, now, **kw: mldeployment.sync(r, now=now, config=CONFIG, **kw)  # noqa: E731
-    cluster = MetacontrollerDouble(parent(), hook, strategies=KEYS)
+    cluster = MetacontrollerDouble(parent(max_shift), hook, strategies=KEYS)
     cluster.tick(datetime.now(UTC), observations=None)
     mark_ready(cluster)
     cluster.parent["spec"]["version"] = CANARY_VERSION

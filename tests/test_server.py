@@ -15,6 +15,7 @@ from server.cli import main as serve_main
 from server.config import ServerConfig
 from server.errors import ConfigError
 from server.faults import FaultInjector
+from server.metrics import InferenceMetrics
 from server.predictors import prepared_predict
 from tests.conftest import train
 from trainer import store
@@ -495,3 +496,39 @@ def test_an_oversized_body_is_refused_before_it_is_read(trained):
     client = create_app(config_for(root, model, max_body_bytes=2048)).test_client()
     response = client.post("/v2/models/diabetes/infer", data=b"x" * 4096, content_type="application/json")
     assert response.status_code == 413 and "limit is 2048" in response.get_json()["error"]
+
+
+def test_a_batch_of_predictions_lands_in_the_histogram_as_one_observe_per_value_would():
+    from flask import Flask
+    from prometheus_client import generate_latest
+
+    bounds = [10.0, 20.0, 30.0]
+    values = np.array([5.0, 10.0, 10.5, 25.0, 31.0, 99.0])
+    ours = InferenceMetrics(
+        Flask("a"),
+        model="m",
+        version="v1",
+        track="canary",
+        estimator="e",
+        multiprocess=False,
+        prediction_buckets=bounds,
+    )
+    ours.observe_predictions(values)
+    theirs = InferenceMetrics(
+        Flask("b"),
+        model="m",
+        version="v1",
+        track="canary",
+        estimator="e",
+        multiprocess=False,
+        prediction_buckets=bounds,
+    )
+    for value in values:
+        theirs.predictions.observe(value)
+    series = [
+        "\n".join(line for line in generate_latest(m.exporter.registry).decode().splitlines() if "_created" not in line)
+        for m in (ours, theirs)
+    ]
+    assert series[0] == series[1]
+    assert 'aurora_inference_prediction_bucket{le="10.0",model="m",model_version="v1",track="canary"} 2.0' in series[0]
+    assert 'aurora_inference_prediction_bucket{le="+Inf",model="m",model_version="v1",track="canary"} 6.0' in series[0]

@@ -26,7 +26,7 @@ from trainer import datasets, store
 from trainer.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_GATE_FAILED, EXIT_PUBLISHED, InputError
 from trainer.estimators import ESTIMATORS, new_estimator
 from trainer.gate import Gate, parse_gate
-from trainer.train import train
+from trainer.train import prediction_buckets, split, train
 
 log = logging.getLogger("aurora.train")
 TERMINATION_LOG = "/dev/termination-log"
@@ -86,6 +86,7 @@ def run(args: argparse.Namespace, now: datetime, run_id: str = "") -> tuple[int,
     passed, reason = gate.check(metrics) if gate else (True, "no gate")
     promote = passed and not args.no_promote
     metadata = new_metadata(args, dataset, params, metrics, gate, passed, reason, promote, now, run_id)
+    metadata["predictionBuckets"] = prediction_buckets(split(dataset, args.test_fraction, args.seed)[2])
     version = model_store.publish(
         args.model,
         metadata,

@@ -44,3 +44,14 @@ def evaluate(actual: np.ndarray, predicted: np.ndarray) -> dict:
         "rmse": float(math.sqrt(mean_squared_error(actual, predicted))),
         "mae": float(mean_absolute_error(actual, predicted)),
     }
+
+
+# The quantiles of the training target that bound the prediction histogram (5 %, 10 %, ... 95 %).
+PREDICTION_QUANTILES = tuple(q / 100 for q in range(5, 100, 5))
+
+
+def prediction_buckets(target) -> list[float]:
+    """Histogram bounds for this model's predictions: the training target's quantiles, so that
+    a canary and the stable version are compared on one scale, the stable version's."""
+    values = np.quantile(np.asarray(target, dtype=float), PREDICTION_QUANTILES)
+    return sorted({float(f"{v:.6g}") for v in values if np.isfinite(v)})
