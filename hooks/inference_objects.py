@@ -26,6 +26,7 @@ CANARY_ANNOTATION = "nginx.ingress.kubernetes.io/canary"
 WEIGHT_ANNOTATION = "nginx.ingress.kubernetes.io/canary-weight"
 HEADER_ANNOTATION = "nginx.ingress.kubernetes.io/canary-by-header"
 HEADER_VALUE_ANNOTATION = "nginx.ingress.kubernetes.io/canary-by-header-value"
+MIRROR_ANNOTATION = "nginx.ingress.kubernetes.io/mirror-target"
 SERVICE_PORT = 80
 # Seconds a terminating pod keeps serving while endpoints and the ingress forget it.
 PRE_STOP_SECONDS = 5
@@ -169,11 +170,17 @@ def new_service(parent: dict, spec: dict, track: str, version: str | None = None
     }
 
 
-def new_ingress(parent: dict, spec: dict, track: str, weight: int | None = None, header: dict | None = None) -> dict:
+def new_ingress(
+    parent: dict, spec: dict, track: str, weight: int | None = None, header: dict | None = None, mirror: bool = False
+) -> dict:
     """The stable Ingress, or (with a weight) the NGINX canary Ingress for the same host and path;
-    with `header`, requests carrying it go to the canary whatever its weight."""
+    with `header`, requests carrying it go to the canary whatever its weight; with `mirror`, the
+    stable Ingress copies every request to the canary Service (nginx discards the copy's answer)."""
     ingress = spec["ingress"]
     annotations = {CANARY_ANNOTATION: "true", WEIGHT_ANNOTATION: str(weight)} if track == CANARY else {}
+    if track == STABLE and mirror:
+        service = f"{child_name(parent, CANARY)}.{parent['metadata'].get('namespace', 'default')}.svc.cluster.local"
+        annotations[MIRROR_ANNOTATION] = f"http://{service}$request_uri"
     if track == CANARY and header:
         annotations.update({HEADER_ANNOTATION: header["name"], HEADER_VALUE_ANNOTATION: header["value"]})
     path = {
@@ -200,9 +207,12 @@ def backend(parent: dict, track: str, weight: int | None = None) -> dict:
     return ref if weight is None else {**ref, "weight": weight}
 
 
-def new_http_route(parent: dict, spec: dict, weight: int, canary: bool, header: dict | None) -> dict:
+def new_http_route(
+    parent: dict, spec: dict, weight: int, canary: bool, header: dict | None, mirror: bool = False
+) -> dict:
     """One Gateway API HTTPRoute: a header rule to the canary first (when asked), then the weighted
-    split; the canary backend only while a canary takes weight."""
+    split; the canary backend only while a canary takes weight; with `mirror`, a RequestMirror
+    filter copies the split's requests to the canary."""
     gateway = spec["traffic"]["gatewayAPI"]
     path = {"type": "PathPrefix", "value": gateway.get("path") or "/"}
     rules = []
@@ -210,7 +220,10 @@ def new_http_route(parent: dict, spec: dict, weight: int, canary: bool, header: 
         match = {"path": path, "headers": [{"type": "Exact", "name": header["name"], "value": header["value"]}]}
         rules.append({"matches": [match], "backendRefs": [backend(parent, CANARY)]})
     split = [backend(parent, STABLE, 100 - weight)] + ([backend(parent, CANARY, weight)] if canary and weight else [])
-    rules.append({"matches": [{"path": path}], "backendRefs": split})
+    weighted = {"matches": [{"path": path}], "backendRefs": split}
+    if canary and mirror:
+        weighted["filters"] = [{"type": "RequestMirror", "requestMirror": {"backendRef": backend(parent, CANARY)}}]
+    rules.append(weighted)
     route_spec = {"parentRefs": gateway["parentRefs"], "rules": rules}
     if gateway.get("hostnames"):
         route_spec["hostnames"] = gateway["hostnames"]

@@ -252,14 +252,18 @@ def step_errors(steps) -> list[str]:
     errors, last = [], -1
     for i, step in enumerate(steps):
         where = f"spec.canary.steps[{i}]"
-        if not isinstance(step, dict) or len(step) != 1 or not set(step) <= {"setWeight", "pause"}:
-            errors.append(f"{where} must have exactly one of setWeight or pause")
+        if not isinstance(step, dict) or len(step) != 1 or not set(step) <= {"setWeight", "pause", "mirror"}:
+            errors.append(f"{where} must have exactly one of setWeight, pause or mirror")
         elif "setWeight" in step:
             weight = step["setWeight"]
             if not isinstance(weight, int) or not last < weight <= 100:
                 errors.append(f"{where}.setWeight {weight!r} must be above the previous weight and at most 100")
             else:
                 last = weight
+        elif "mirror" in step:
+            mirror = step["mirror"]
+            if not isinstance(mirror, dict) or (parse_duration(mirror.get("duration")) or 0) < 1:
+                errors.append(f"{where}.mirror.duration must be a duration like 5m")
         elif not isinstance(step["pause"], dict) or (
             "duration" in step["pause"] and parse_duration(step["pause"]["duration"]) is None
         ):
@@ -528,11 +532,20 @@ def desired_children(
         ]
     if spec.get("autoscaling"):
         children.append(objects.new_autoscaler(parent, spec))
-    # The header route starts with the first step, once the canary's pods are ready.
+    # The header route and mirroring start with the steps, once the canary's pods are ready.
     header = header_of(spec) if r.step_started is not None else None
-    split = Split(canary=bool(r.canary_version), weight=r.canary_weight, header=header)
+    step = mirrored_step(r, spec)
+    split = Split(canary=bool(r.canary_version), weight=r.canary_weight, header=header, mirror=step)
     observed_routes = {key: observed(request, key) for key in (INGRESS_KEY, ROUTE_KEY)}
     return children + route_children(parent, spec, split, observed_routes)
+
+
+def mirrored_step(r: Rollout, spec: dict) -> bool:
+    """True while the rollout is at a mirror step of a ready canary."""
+    if not r.canary_version or r.step is None or r.step_started is None or r.phase not in ROLLING:
+        return False
+    steps = parse_steps(spec["canary"]["steps"])
+    return r.step < len(steps) and steps[r.step].mirror
 
 
 def kept_children(request: dict) -> list[dict]:

@@ -55,6 +55,7 @@ class Step:
     weight: int  # the canary's weight during the step: the last setWeight so far, 0 before any
     pause_seconds: int  # the least time the step lasts (0 for a setWeight)
     is_gate: bool  # a pause without a duration: it waits for aurora.dev/promote
+    mirror: bool = False  # the canary also gets a copy of stable's requests, answers discarded
 
 
 def parse_steps(raw: list[dict]) -> tuple[Step, ...]:
@@ -62,10 +63,11 @@ def parse_steps(raw: list[dict]) -> tuple[Step, ...]:
     steps, weight = [], 0
     for step in raw:
         weight = step.get("setWeight", weight)
-        pause = step.get("pause")
+        mirror = step.get("mirror")
+        pause = step.get("pause") if mirror is None else mirror
         is_gate = pause is not None and "duration" not in pause
         seconds = parse_duration(pause.get("duration")) if pause and not is_gate else 0
-        steps.append(Step(weight, seconds or 0, is_gate))
+        steps.append(Step(weight, seconds or 0, is_gate, mirror is not None))
     return tuple(steps)
 
 

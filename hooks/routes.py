@@ -28,6 +28,7 @@ class Split(NamedTuple):
     canary: bool
     weight: int
     header: dict | None
+    mirror: bool = False  # stable's requests are copied to the canary, its answers discarded
 
 
 def router_of(spec: dict) -> str:
@@ -70,7 +71,7 @@ def gateway_errors(gateway: dict) -> list[str]:
 def nginx_routes(parent: dict, spec: dict, split: Split) -> list[dict]:
     if not spec.get("ingress"):
         return []
-    routes = [objects.new_ingress(parent, spec, objects.STABLE)]
+    routes = [objects.new_ingress(parent, spec, objects.STABLE, mirror=split.canary and split.mirror)]
     # A canary Ingress that routes nothing (weight 0, no header route) is left out.
     if split.canary and (split.weight > 0 or split.header):
         routes.append(objects.new_ingress(parent, spec, objects.CANARY, split.weight, split.header))
@@ -78,7 +79,7 @@ def nginx_routes(parent: dict, spec: dict, split: Split) -> list[dict]:
 
 
 def gateway_routes(parent: dict, spec: dict, split: Split) -> list[dict]:
-    return [objects.new_http_route(parent, spec, split.weight, split.canary, split.header)]
+    return [objects.new_http_route(parent, spec, split.weight, split.canary, split.header, split.mirror)]
 
 
 def route_children(parent: dict, spec: dict, split: Split, observed: dict[str, dict]) -> list[dict]:

@@ -133,12 +133,14 @@ def steps_line(spec: dict, status: dict, now: datetime, paint: Paint) -> str:
 def step_text(step: dict) -> str:
     if "setWeight" in step:
         return f"setWeight {step['setWeight']}"
+    if "mirror" in step:
+        return f"mirror {(step.get('mirror') or {}).get('duration')} (shadow traffic)"
     duration = (step.get("pause") or {}).get("duration")
     return f"pause {duration}" if duration else "pause (until aurora.dev/promote)"
 
 
 def step_time_left(step: dict, started: datetime | None, now: datetime) -> str:
-    seconds = parse_duration((step.get("pause") or {}).get("duration"))
+    seconds = parse_duration((step.get("pause") or step.get("mirror") or {}).get("duration"))
     if not seconds or started is None:
         return ""
     return f" ({span(seconds - (now - started).total_seconds())} left)"

@@ -66,10 +66,10 @@ CREATE_RULES = {
         in_spec("autoscaling", value={"minReplicas": 2, "maxReplicas": 2}),
         in_spec("autoscaling", value={"minReplicas": 3, "maxReplicas": 2}),
     ),
-    "a step has exactly one of setWeight or pause": (
+    "a step has exactly one of setWeight, pause or mirror": (
         "mldeployment",
-        in_spec("canary", "steps", value=[{"pause": {}}]),
-        in_spec("canary", "steps", value=[{"setWeight": 10, "pause": {"duration": "1m"}}]),
+        in_spec("canary", "steps", value=[{"mirror": {"duration": "5m"}}, {"pause": {}}]),
+        in_spec("canary", "steps", value=[{"setWeight": 10, "mirror": {"duration": "1m"}}]),
     ),
     "metadata.name must be at most 63 characters (it becomes a label value)": (
         "mltrainingjob",

@@ -83,6 +83,8 @@ class Rollout:
         routed = self.rate * window["windowSeconds"] if has_route else 0.0
         share = (self.weight_on_route() or 0) / 100
         requests = {"canary": routed * share, "stable": routed * (1 - share)}
+        if self.mirroring():
+            requests["canary"] += requests["stable"]  # a copy of every stable request reaches the canary
         return {
             track: {**self.metrics[track], "requests": requests[track]}
             if requests[track]
@@ -134,6 +136,15 @@ class Rollout:
             return self.route_weights().get("housing-canary")
         canary = self.cluster.children[INGRESSES].get("housing-canary")
         return int(canary["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"]) if canary else None
+
+    def mirroring(self) -> bool:
+        """The emitted routes copy stable's requests to the canary (nginx mirror-target, or an
+        HTTPRoute RequestMirror filter)."""
+        stable = self.cluster.children[INGRESSES].get("housing-stable") or {}
+        if "nginx.ingress.kubernetes.io/mirror-target" in ((stable.get("metadata") or {}).get("annotations") or {}):
+            return True
+        route = self.cluster.children[ROUTES].get("housing") or {"spec": {"rules": []}}
+        return any(f["type"] == "RequestMirror" for rule in route["spec"]["rules"] for f in rule.get("filters", []))
 
     def route_weights(self) -> dict[str, int]:
         """The weighted rule of the HTTPRoute: Service name -> weight."""
@@ -401,7 +412,7 @@ INVALID = [
     (
         "two-kinds-in-a-step",
         {"canary": {"steps": [{"setWeight": 5, "pause": {}}]}},
-        "exactly one of setWeight or pause",
+        "exactly one of setWeight, pause or mirror",
     ),
     ("bad-interval", {"canary": {"analysis": {"interval": "0s"}}}, "analysis.interval"),
     ("error-rate-over-1", {"canary": {"analysis": {"maxErrorRate": 2}}}, "analysis.maxErrorRate"),

@@ -257,3 +257,49 @@ def test_the_header_route_waits_for_the_canary_to_be_ready():
     rollout.become_ready()
     rollout.tick()
     assert "housing-canary" in rollout.cluster.children[INGRESSES]
+
+
+MIRROR_STEPS = [{"mirror": {"duration": "60s"}}, {"setWeight": 20}]
+
+
+@pytest.mark.parametrize("router", ROUTERS)
+def test_a_mirror_step_copies_stables_requests_to_the_canary_with_no_weight(router):
+    rollout = started(new_parent(steps=MIRROR_STEPS, router=router))
+    rollout.tick()
+    rollout.tick()
+    assert rollout.status["currentStep"] == 0 and not rollout.weight_on_route()
+    assert rollout.traffic() == {OLD: 1.0}  # users only ever get stable's answers
+    if router == "nginx":
+        annotations = rollout.cluster.children[INGRESSES]["housing-stable"]["metadata"]["annotations"]
+        target = "http://housing-canary.ml.svc.cluster.local$request_uri"
+        assert annotations["nginx.ingress.kubernetes.io/mirror-target"] == target
+    else:
+        (rule,) = rollout.cluster.children[ROUTES]["housing"]["spec"]["rules"]
+        mirror = {"type": "RequestMirror", "requestMirror": {"backendRef": {"name": "housing-canary", "port": 80}}}
+        assert rule["filters"] == [mirror]
+        assert (
+            errors_of(
+                HTTP_ROUTE, {k: v for k, v in rollout.cluster.children[ROUTES]["housing"].items() if k != "status"}
+            )
+            == []
+        )
+    # Mirrored requests are the canary's: its checks pass on them and the rollout moves on.
+    run_until(rollout, "Stable")
+    assert rollout.status["stableVersion"] == NEW
+    stable_ingress = rollout.cluster.children[INGRESSES].get("housing-stable") or {}
+    assert "nginx.ingress.kubernetes.io/mirror-target" not in (stable_ingress.get("metadata") or {}).get(
+        "annotations", {}
+    )
+
+
+@pytest.mark.parametrize("router", ROUTERS)
+def test_a_mirrored_canary_that_fails_is_rolled_back_and_the_mirror_stops(router):
+    rollout = started(new_parent(steps=MIRROR_STEPS, router=router), metrics=BAD)
+    run_until(rollout, "RolledBack")
+    assert "canary error rate 0.071" in rollout.status["message"]
+    routes = rollout.cluster.children[ROUTES].get("housing")
+    if routes:
+        assert all("filters" not in rule for rule in routes["spec"]["rules"])
+    else:
+        annotations = rollout.cluster.children[INGRESSES]["housing-stable"]["metadata"].get("annotations") or {}
+        assert "nginx.ingress.kubernetes.io/mirror-target" not in annotations
