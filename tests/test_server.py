@@ -513,7 +513,9 @@ def test_a_batch_of_predictions_lands_in_the_histogram_as_one_observe_per_value_
         multiprocess=False,
         prediction_buckets=bounds,
     )
-    ours.observe_predictions(values)
+    ours.observe_predictions(values[:1])  # one row, then a batch
+    ours.observe_predictions(values[1:])
+    ours.flush_predictions()
     theirs = InferenceMetrics(
         Flask("b"),
         model="m",
