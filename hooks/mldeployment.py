@@ -506,22 +506,20 @@ def decide(r: Rollout, plan: Plan, annotations, tracks: tuple, observations, con
 # Children
 
 
-def desired_children(
-    parent: dict, spec: dict, r: Rollout, config: HookConfig, replicas: int, request: dict
-) -> list[dict]:
+def desired_children(parent: dict, spec: dict, r: Rollout, config: HookConfig, plan: Plan, request: dict) -> list[dict]:
     stable_version = r.canary_version if r.phase == Phase.PROMOTING else r.stable_version
     # During a rollback the stable Service selects the previous version's pods, ready on both tracks.
     serving = r.stable_version if r.traffic_on_previous else None
     children = [
-        objects.new_deployment(parent, spec, objects.STABLE, stable_version, replicas, config),
+        objects.new_deployment(parent, spec, objects.STABLE, stable_version, plan.replicas, config),
         objects.new_service(parent, spec, objects.STABLE, version=serving),
     ]
     # The version a promotion replaces starts on the previous track while the promotion runs,
     # so that it is ready when the rollback window opens.
-    replaced = r.stable_version if r.phase == Phase.PROMOTING and parse_duration(spec["rollbackWindow"]) else ""
+    replaced = r.stable_version if r.phase == Phase.PROMOTING and plan.window_seconds else ""
     if r.previous_version or replaced:
         version = r.previous_version or replaced
-        children.append(objects.new_deployment(parent, spec, objects.PREVIOUS, version, replicas, config))
+        children.append(objects.new_deployment(parent, spec, objects.PREVIOUS, version, plan.replicas, config))
     canary_version = r.canary_version or r.draining_version
     if canary_version:
         children += [
@@ -534,18 +532,17 @@ def desired_children(
         children.append(objects.new_autoscaler(parent, spec))
     # The header route and mirroring start with the steps, once the canary's pods are ready.
     header = header_of(spec) if r.step_started is not None else None
-    step = mirrored_step(r, spec)
-    split = Split(canary=bool(r.canary_version), weight=r.canary_weight, header=header, mirror=step)
+    split = Split(canary=bool(r.canary_version), weight=r.canary_weight, header=header, mirror=is_mirroring(r, plan))
     observed_routes = {key: observed(request, key) for key in (INGRESS_KEY, ROUTE_KEY)}
     return children + route_children(parent, spec, split, observed_routes)
 
 
-def mirrored_step(r: Rollout, spec: dict) -> bool:
+def is_mirroring(r: Rollout, plan: Plan) -> bool:
     """True while the rollout is at a mirror step of a ready canary."""
-    if not r.canary_version or r.step is None or r.step_started is None or r.phase not in ROLLING:
+    if not r.canary_version or r.step_started is None or r.phase not in ROLLING:
         return False
-    steps = parse_steps(spec["canary"]["steps"])
-    return r.step < len(steps) and steps[r.step].mirror
+    step = current_step(r, plan)
+    return step is not None and step.mirror
 
 
 def kept_children(request: dict) -> list[dict]:
@@ -687,7 +684,7 @@ def reconcile(request: dict, *, now: datetime, read_metrics, config: HookConfig 
     observations = read_metrics(window) if window else None
     r = decide(r, plan, parent["metadata"].get("annotations"), tracks, observations, config, now)
     status = compute_status(parent, r, spec, tracks, [], previous, now, resolved, scale)
-    response = {"status": status, "children": desired_children(parent, spec, r, config, scale.replicas, request)}
+    response = {"status": status, "children": desired_children(parent, spec, r, config, plan, request)}
     wakeup = next_wakeup(r, plan, config, now)
     return {**response, "resyncAfterSeconds": wakeup} if wakeup else response
 

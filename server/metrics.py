@@ -134,7 +134,8 @@ class InferenceMetrics:
         the multiprocess file); a 100-row request would pay it 100 times. Each request's array is
         only kept here; at most every FLUSH_SECONDS they are binned together with numpy and each
         bucket's count reaches the histogram's own counter (one per bucket, non-cumulative, +Inf
-        last): the same series, a fraction of a second later, for well under a microsecond.
+        last): the same series, a fraction of a second later. Counts not yet flushed when a
+        worker stops (under FLUSH_SECONDS of them) are lost.
         """
         if self.predictions is None:
             return
@@ -157,7 +158,7 @@ class InferenceMetrics:
         self.predictions._sum.inc(float(values.sum()))
 
     def flush_predictions(self) -> None:
-        """Write what gathered now (a test, or a worker about to stop)."""
+        """Write what gathered now, whatever the time (for tests)."""
         if self.predictions is not None:
             with self.pending_lock:
                 batch, self.pending = self.pending, []

@@ -504,27 +504,13 @@ def test_a_batch_of_predictions_lands_in_the_histogram_as_one_observe_per_value_
 
     bounds = [10.0, 20.0, 30.0]
     values = np.array([5.0, 10.0, 10.5, 25.0, 31.0, 99.0])
-    ours = InferenceMetrics(
-        Flask("a"),
-        model="m",
-        version="v1",
-        track="canary",
-        estimator="e",
-        multiprocess=False,
-        prediction_buckets=bounds,
-    )
+    settings = {"model": "m", "version": "v1", "track": "canary", "estimator": "e", "multiprocess": False}
+    settings["prediction_buckets"] = bounds
+    ours = InferenceMetrics(Flask("a"), **settings)
     ours.observe_predictions(values[:1])  # one row, then a batch
     ours.observe_predictions(values[1:])
     ours.flush_predictions()
-    theirs = InferenceMetrics(
-        Flask("b"),
-        model="m",
-        version="v1",
-        track="canary",
-        estimator="e",
-        multiprocess=False,
-        prediction_buckets=bounds,
-    )
+    theirs = InferenceMetrics(Flask("b"), **settings)
     for value in values:
         theirs.predictions.observe(value)
     series = [
