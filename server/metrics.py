@@ -10,8 +10,11 @@ serves /metrics; under gunicorn the series live in prometheus_client's multiproc
 
 from __future__ import annotations
 
+import atexit
+import os
 import re
 import threading
+import time
 from timeit import default_timer
 
 import numpy as np
@@ -23,7 +26,7 @@ from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMet
 PREFIX = "aurora_inference"
 # Fine below 100 ms where inference lives, and around the 0.5 s latency threshold of canary analysis.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-# Predictions gather per process and reach the shared histogram at most this often.
+# Predictions gather per process and reach the shared histogram this often.
 FLUSH_SECONDS = 0.5
 # Probes and scrapes are not traffic: keep them out of error rates and latency.
 EXCLUDED = re.compile(r"^/metrics$|^/v2/health/")
@@ -39,6 +42,23 @@ def labelled_only(exporter: type[PrometheusMetrics]) -> type[PrometheusMetrics]:
             return super().info(name, description, labelnames, labelvalues, **labels)
 
     return Exporter
+
+
+# Values compared with the bounds at a time: small enough to stay in a core's cache.
+COUNT_CHUNK = 32768
+
+
+def bucket_counts(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """How many values fall in each histogram bucket (v <= bound, non-cumulative, +Inf last).
+
+    One vectorised comparison per bound counts the values at or below it: several times faster
+    than a binary search per value (np.searchsorted) for the twenty-odd bounds a model has.
+    """
+    at_or_below = np.zeros(len(bounds), dtype=np.int64)
+    for start in range(0, len(values), COUNT_CHUNK):
+        chunk = values[start : start + COUNT_CHUNK]
+        at_or_below += [np.count_nonzero(chunk <= bound) for bound in bounds]
+    return np.diff(at_or_below, prepend=0, append=len(values))
 
 
 class InferenceMetrics:
@@ -94,8 +114,11 @@ class InferenceMetrics:
         if prediction_buckets:
             self.bounds = np.asarray(prediction_buckets, dtype=float)
             self.pending: list[np.ndarray] = []
-            self.flush_at = 0.0
             self.pending_lock = threading.Lock()
+            # The app is loaded before gunicorn forks and threads do not survive a fork: each
+            # worker starts its own flusher with its first predictions.
+            self.flusher: threading.Thread | None = None
+            os.register_at_fork(after_in_child=self.forget_flusher)
             self.predictions = Histogram(
                 f"{PREFIX}_prediction",
                 "Predicted values, on the bounds of the stable version's training target quantiles",
@@ -128,41 +151,44 @@ class InferenceMetrics:
             return response
 
     def observe_predictions(self, values: np.ndarray) -> None:
-        """Count predictions into the histogram, cheaply enough for every request.
+        """Keep a request's predictions for the histogram, cheaply enough for every request.
 
         Histogram.observe() costs about a microsecond per value under gunicorn (a locked write to
         the multiprocess file); a 100-row request would pay it 100 times. Each request's array is
-        only kept here; at most every FLUSH_SECONDS they are binned together with numpy and each
-        bucket's count reaches the histogram's own counter (one per bucket, non-cumulative, +Inf
-        last): the same series, a fraction of a second later. Counts not yet flushed when a
-        worker stops (under FLUSH_SECONDS of them) are lost.
+        only kept here; every FLUSH_SECONDS a thread of the worker bins them together with numpy
+        and adds each bucket's count to the histogram's own counter (one per bucket,
+        non-cumulative, +Inf last): the same series, at most a flush later.
         """
         if self.predictions is None:
             return
         with self.pending_lock:
             self.pending.append(values)
-            now = default_timer()
-            if now < self.flush_at:
-                return
-            self.flush_at = now + FLUSH_SECONDS
-            batch, self.pending = self.pending, []
-        self.flush(batch)
+            if self.flusher is None:
+                self.flusher = threading.Thread(target=self.flush_forever, name="aurora-histogram", daemon=True)
+                self.flusher.start()
+                atexit.register(self.flush_predictions)  # a worker's last predictions still count
 
-    def flush(self, batch: list[np.ndarray]) -> None:
-        values = np.concatenate(batch) if batch else np.empty(0)
-        if not len(values):
-            return
-        counts = np.bincount(np.searchsorted(self.bounds, values), minlength=len(self.bounds) + 1)
-        for bucket in np.flatnonzero(counts):
-            self.predictions._buckets[bucket].inc(int(counts[bucket]))
-        self.predictions._sum.inc(float(values.sum()))
+    def flush_forever(self) -> None:
+        while True:
+            time.sleep(FLUSH_SECONDS)
+            self.flush_predictions()
+
+    def forget_flusher(self) -> None:
+        """In a forked child: no flusher runs yet and the parent's pending predictions are not ours."""
+        self.pending_lock = threading.Lock()
+        self.pending = []
+        self.flusher = None
 
     def flush_predictions(self) -> None:
-        """Write what gathered now, whatever the time (for tests)."""
-        if self.predictions is not None:
-            with self.pending_lock:
-                batch, self.pending = self.pending, []
-            self.flush(batch)
+        """Add what gathered to the histogram now."""
+        with self.pending_lock:
+            batch, self.pending = self.pending, []
+        if batch:
+            values = np.concatenate(batch)
+            for bucket, count in enumerate(bucket_counts(values, self.bounds)):
+                if count:
+                    self.predictions._buckets[bucket].inc(int(count))
+            self.predictions._sum.inc(float(values.sum()))
 
     def set_ready(self, ready: bool) -> None:
         self.info.labels(**self.labels, estimator=self.estimator).set(1 if ready else 0)

@@ -120,6 +120,39 @@ def test_every_series_of_the_multiprocess_exposition_carries_the_model_labels(se
         assert 'model="diabetes"' in line and f'model_version="{trained[2]}"' in line and 'track="stable"' in line, line
 
 
+def predictions_counted(text: str) -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("aurora_inference_prediction_count")
+    )
+
+
+def send_batches(server: Server, batches: int) -> int:
+    """Requests of 1, 2, ... rows over fresh connections (so both workers answer); the rows sent."""
+    for rows in range(1, batches + 1):
+        assert requests.post(f"{server.url}/predict", json={"instances": [ROW] * rows}, timeout=5).ok
+    return batches * (batches + 1) // 2
+
+
+def test_every_prediction_reaches_the_histogram_once_traffic_stops(server):
+    sent = send_batches(server, 30)
+    # No request follows: each worker's own flusher still adds what it kept.
+    wait_until(lambda: predictions_counted(requests.get(f"{server.url}/metrics", timeout=5).text) == sent, 3, "counts")
+
+
+def test_a_stopping_worker_counts_the_predictions_it_kept(trained, tmp_path):
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    server = Server(trained[0], tmp_path)
+    sent = send_batches(server, 30)
+    assert server.stop() == 0  # at once: the last predictions are still waiting for a flush
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(server.multiproc))
+    assert predictions_counted(generate_latest(registry).decode()) == sent
+
+
 def test_sigterm_lets_the_request_in_flight_finish(trained, tmp_path):
     server = Server(trained[0], tmp_path, AURORA_FAULT_LATENCY_SECONDS="1.5")
     result = {}
@@ -177,8 +210,10 @@ def test_a_real_prometheus_scrapes_version_labelled_metrics(server, trained, tmp
         query = f"sum(aurora_inference_predicted_rows_total{{{labels}}})"
 
         def rows_seen():
-            answer = requests.get(f"http://127.0.0.1:{port}/api/v1/query", params={"query": query}, timeout=5).json()
-            results = answer["data"]["result"]
+            answer = requests.get(f"http://127.0.0.1:{port}/api/v1/query", params={"query": query}, timeout=5)
+            if not answer.ok:  # 503 while Prometheus is still starting
+                return None
+            results = answer.json()["data"]["result"]
             return results and float(results[0]["value"][1]) == 50.0
 
         wait_until(rows_seen, 60, "Prometheus to scrape 50 predicted rows")

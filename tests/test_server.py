@@ -8,14 +8,16 @@ import random
 import joblib
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from server import predictors
+from server import metrics, predictors
 from server.app import create_app
 from server.cli import main as serve_main
 from server.config import ServerConfig
 from server.errors import ConfigError
 from server.faults import FaultInjector
-from server.metrics import InferenceMetrics
+from server.metrics import InferenceMetrics, bucket_counts
 from server.predictors import prepared_predict
 from tests.conftest import train
 from trainer import store
@@ -520,3 +522,23 @@ def test_a_batch_of_predictions_lands_in_the_histogram_as_one_observe_per_value_
     assert series[0] == series[1]
     assert 'aurora_inference_prediction_bucket{le="10.0",model="m",model_version="v1",track="canary"} 2.0' in series[0]
     assert 'aurora_inference_prediction_bucket{le="+Inf",model="m",model_version="v1",track="canary"} 6.0' in series[0]
+
+
+finite = st.floats(min_value=-1e6, max_value=1e6)
+
+
+@given(st.lists(finite, max_size=300), st.lists(finite, min_size=1, max_size=25, unique=True))
+def test_bucket_counts_put_each_value_where_prometheus_le_would(values, bounds):
+    bounds = np.sort(np.array(bounds))
+    values = np.array(values, dtype=float)
+    expected = [
+        sum(1 for v in values if (i == 0 or v > bounds[i - 1]) and (i == len(bounds) or v <= bounds[i]))
+        for i in range(len(bounds) + 1)
+    ]
+    assert bucket_counts(values, bounds).tolist() == expected
+
+
+def test_bucket_counts_are_whole_across_chunks(monkeypatch):
+    monkeypatch.setattr(metrics, "COUNT_CHUNK", 7)
+    values = np.arange(100, dtype=float)
+    assert bucket_counts(values, np.array([9.0, 50.0])).tolist() == [10, 41, 49]
