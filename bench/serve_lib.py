@@ -129,6 +129,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_without_histogram(args: argparse.Namespace) -> int:
+    """Copy a model's latest version without predictionBuckets: one the server serves with no
+    prediction histogram, like a version published before the histogram existed. Needs the
+    repo's python (it signs the copy with the trainer's own SHA256SUMS writer)."""
+    import shutil
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from trainer.store import write_checksums
+
+    source = (Path(args.model_root) / args.model / "latest").resolve()
+    target = Path(args.out) / args.model / "versions" / source.name
+    shutil.copytree(source, target)
+    metadata = json.loads((target / "metadata.json").read_text())
+    metadata.pop("predictionBuckets", None)
+    (target / "metadata.json").write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+    write_checksums(target)
+    (Path(args.out) / args.model / "latest").symlink_to(Path("versions") / source.name)
+    return 0
+
+
 def cmd_expect(args: argparse.Namespace) -> int:
     """Predict the body rows with a model file locally: the reference every server must match."""
     import joblib
@@ -157,6 +177,21 @@ def http(method: str, url: str, body: bytes | None = None, timeout: float = 10.0
             return resp.status, resp.read()
     except urllib.error.HTTPError as err:
         return err.code, err.read()
+
+
+def cmd_histogram_count(args: argparse.Namespace) -> int:
+    """Print how many predictions a server's /metrics histogram counted ("none": no histogram)."""
+    status, payload = http("GET", args.url)
+    if status != 200:
+        print(f"GET {args.url} answered {status}")
+        return 1
+    counts = [
+        float(line.rsplit(" ", 1)[1])
+        for line in payload.decode().splitlines()
+        if line.startswith("aurora_inference_prediction_count")
+    ]
+    print(f"{sum(counts):.0f}" if counts else "none")
+    return 0
 
 
 def pid_alive(pid: int) -> bool:
@@ -334,6 +369,23 @@ def group_pids(pgid: int) -> list[int]:
     return pids
 
 
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU time (user + system) of a process group's live processes and of the children they reaped."""
+    ticks = 0
+    for pid in group_pids(pgid):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # it ended between the listing and now
+        ticks += sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def cmd_group_cpu(args: argparse.Namespace) -> int:
+    print(f"{group_cpu_seconds(args.pgid):.3f}")
+    return 0
+
+
 def socket_inodes(pid: int) -> set[str]:
     inodes = set()
     try:
@@ -466,7 +518,7 @@ def median_over_rounds(results: list[dict]) -> list[dict]:
     for (model, server, encoding, rows, conns), runs in groups.items():
         cell = {"model": model, "server": server, "encoding": encoding, "rows": rows, "connections": conns}
         cell["rounds"] = len(runs)
-        for field in ("rps", "rows_per_s", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "max_ms"):
+        for field in ("rps", "rows_per_s", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "max_ms", "cpu_us_per_request"):
             values = [r[field] for r in runs if r.get(field) is not None]
             cell[field] = statistics.median(values) if values else None
         for field in ("requests", "non2xx", "socket_errors", "timeouts"):
@@ -519,6 +571,101 @@ def compare(results: list[dict], models: list[str], peers: list[str]) -> list[di
     return out
 
 
+# Aurora serving a model version without predictionBuckets: the same server with no prediction histogram.
+WITHOUT_HISTOGRAM = "aurora-no-histogram"
+
+
+def histogram_pairs(rounds: list[dict]) -> dict[tuple, list[tuple[dict, dict]]]:
+    """(aurora, aurora-no-histogram) runs of the same cell in the same round, by model and cell."""
+    runs = {(r["model"], r["server"], r["encoding"], r["rows"], r["connections"], r["round"]): r for r in rounds}
+    pairs: dict[tuple, list[tuple[dict, dict]]] = {}
+    for (model, server, encoding, rows, conns, round_), on in runs.items():
+        off = runs.get((model, WITHOUT_HISTOGRAM, encoding, rows, conns, round_))
+        if server == "aurora" and off and off["rps"]:
+            pairs.setdefault((model, encoding, rows, conns), []).append((on, off))
+    return pairs
+
+
+def cpu_ratios(pairs: list[tuple[dict, dict]]) -> list[float]:
+    return [
+        on["cpu_us_per_request"] / off["cpu_us_per_request"]
+        for on, off in pairs
+        if on.get("cpu_us_per_request") and off.get("cpu_us_per_request")
+    ]
+
+
+def histogram_cost(pairs: dict[tuple, list[tuple[dict, dict]]]) -> list[dict]:
+    """Aurora with its prediction histogram against itself without, per model and cell.
+
+    A round's two runs of a cell make one pair; each figure is the median over the pairs, so a
+    slow spell of the machine falls on both sides of the pairs it touches.
+    """
+    out = []
+    for (model, encoding, rows, conns), cell in pairs.items():
+        ratios = [on["rps"] / off["rps"] for on, off in cell]
+        cpu_on = [on["cpu_us_per_request"] for on, _ in cell if on.get("cpu_us_per_request")]
+        cpu_off = [off["cpu_us_per_request"] for _, off in cell if off.get("cpu_us_per_request")]
+        cpu = cpu_ratios(cell)
+        out.append(
+            {
+                "model": model,
+                "encoding": encoding,
+                "rows": rows,
+                "connections": conns,
+                "pairs": len(cell),
+                "throughput_change": statistics.median(ratios) - 1,
+                "throughput_change_min": min(ratios) - 1,
+                "throughput_change_max": max(ratios) - 1,
+                "cpu_us_on": statistics.median(cpu_on) if cpu_on else None,
+                "cpu_us_off": statistics.median(cpu_off) if cpu_off else None,
+                "cpu_change": statistics.median(cpu) - 1 if cpu else None,
+            }
+        )
+    return sorted(out, key=lambda c: (c["model"], *cell_key(c)))
+
+
+def overall_change(ratios: list[float]) -> tuple[float, float]:
+    """Geometric mean change of paired ratios and the half-width of its 95 % interval (normal)."""
+    logs = [math.log(r) for r in ratios]
+    mean = statistics.fmean(logs)
+    half = 1.96 * statistics.stdev(logs) / math.sqrt(len(logs)) if len(logs) > 1 else float("nan")
+    return math.exp(mean) - 1, half
+
+
+def print_histogram_cost(rounds: list[dict], labels: dict) -> list[dict]:
+    pairs = histogram_pairs(rounds)
+    cost = histogram_cost(pairs)
+    if not cost:
+        return cost
+    print(f"\nPrediction histogram cost: aurora against {WITHOUT_HISTOGRAM} (same server, same model, no")
+    print("predictionBuckets), paired within each round; change < 0: the histogram costs throughput")
+    rows = [
+        [
+            labels.get(c["model"], c["model"]),
+            c["encoding"],
+            str(c["rows"]),
+            str(c["connections"]),
+            str(c["pairs"]),
+            f"{100 * c['throughput_change']:+.1f} %",
+            f"{100 * c['throughput_change_min']:+.1f} .. {100 * c['throughput_change_max']:+.1f} %",
+            fmt(c["cpu_us_off"]),
+            fmt(c["cpu_us_on"]),
+            "-" if c["cpu_change"] is None else f"{100 * c['cpu_change']:+.1f} %",
+        ]
+        for c in cost
+    ]
+    headers = ["model", "encoding", "rows/req", "conns", "pairs", "req/s change", "range"]
+    print(table(headers + ["CPU us/req off", "on", "CPU change"], rows))
+    every = [pair for cell in pairs.values() for pair in cell]
+    change, half = overall_change([on["rps"] / off["rps"] for on, off in every])
+    line = f"all {len(every)} pairs: throughput {100 * change:+.2f} % (95 % interval +/- {100 * half:.2f})"
+    if cpu := cpu_ratios(every):
+        change, half = overall_change(cpu)
+        line += f"; server CPU per request {100 * change:+.2f} % (+/- {100 * half:.2f})"
+    print(line)
+    return cost
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """Print a table per model and the Aurora-vs-best-peer ratios; write the JSON file."""
     run_dir = Path(args.run_dir)
@@ -549,7 +696,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     print("=" * 78)
 
-    peers = [s for s in meta["server_order"] if s != "aurora"]
+    peers = [s for s in meta["server_order"] if s not in ("aurora", WITHOUT_HISTOGRAM)]
     for model in meta["models"]:
         label = meta["model_labels"].get(model, model)
         print(f"\nModel: {label} ({model})")
@@ -567,6 +714,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                     fmt(r["rows_per_s"], 0),
                     fmt(r["p50_ms"], 2),
                     fmt(r["p99_ms"], 2),
+                    fmt(r.get("cpu_us_per_request")),
                     str(r["non2xx"]),
                     str(r["socket_errors"]) if r["socket_errors"] else "0",
                 ]
@@ -574,9 +722,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         for name in meta["server_order"]:
             s = status.get((name, model))
             if s and s["status"] != "ok":
-                rows.append([name, "-", "-", "-", "FAILED", "", "", "", "", ""])
+                rows.append([name, "-", "-", "-", "FAILED", "", "", "", "", "", ""])
         headers = ["server", "encoding", "rows/req", "conns", "req/s", "rows/s"]
-        headers += ["p50 ms", "p99 ms", "non-2xx", "sock err"]
+        headers += ["p50 ms", "p99 ms", "CPU us/req", "non-2xx", "sock err"]
         print(table(headers, rows))
         for name in meta["server_order"]:
             s = status.get((name, model))
@@ -633,6 +781,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         print("(no peer results to compare with)")
     if not any(r["server"] == "aurora" for r in results):
         print("Aurora produced no results in this run, so the ratios are empty.")
+    cost = print_histogram_cost(rounds, meta["model_labels"])
 
     document = {
         "meta": meta,
@@ -641,6 +790,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         "rounds": rounds,
         "unsupported": unsupported,
         "comparison": comparison,
+        "histogram_cost": cost,
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -713,6 +863,8 @@ def cmd_record(args: argparse.Namespace) -> int:
         "round": args.round,
         **result,
         "rows_per_s": result["rps"] * args.rows,
+        # CPU the server spent per request it answered, whatever the load tool's share of the cores.
+        "cpu_us_per_request": args.cpu_seconds * 1e6 / result["requests"] if args.cpu_seconds else None,
     }
     with open(args.results, "a") as f:
         f.write(json.dumps(entry) + "\n")
@@ -853,7 +1005,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--server", required=True)
     p.add_argument("--rows", type=int, required=True)
     p.add_argument("--connections", type=int, required=True)
+    p.add_argument("--cpu-seconds", type=float, default=0.0, help="the server's CPU time during the run")
     p.set_defaults(func=cmd_record)
+
+    p = sub.add_parser("histogram-count", help="predictions counted by a server's prediction histogram")
+    p.add_argument("url")
+    p.set_defaults(func=cmd_histogram_count)
+
+    p = sub.add_parser("group-cpu", help="CPU seconds of a process group so far")
+    p.add_argument("pgid", type=int)
+    p.set_defaults(func=cmd_group_cpu)
+
+    p = sub.add_parser("without-histogram", help="copy a model version without predictionBuckets")
+    p.add_argument("--model-root", required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_without_histogram)
 
     p = sub.add_parser("server-status", help="append a server record")
     p.add_argument("file")
