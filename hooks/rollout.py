@@ -363,7 +363,10 @@ def enter_step(r: Rollout, steps: tuple[Step, ...], index: int, now: datetime) -
 def step_message(steps: tuple[Step, ...], index: int, gate: bool) -> str:
     if not steps:
         return "no steps: promoting after the first passing check"
-    return f"step {index + 1}/{len(steps)}" + (": waiting for aurora.dev/promote" if gate else "")
+    detail = ": waiting for aurora.dev/promote" if gate else ""
+    if index < len(steps) and steps[index].mirror:
+        detail = ": the canary shadows stable (a copy of its requests, answers discarded)"
+    return f"step {index + 1}/{len(steps)}{detail}"
 
 
 def record_check(r: Rollout, check: Check) -> Rollout:

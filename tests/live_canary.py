@@ -38,11 +38,14 @@ KEYS = {"Deployment.apps/v1": "InPlace", "Service.v1": "InPlace", "Ingress.netwo
 CONFIG = HookConfig(server_image="registry.example.com/aurora:0.1.0", drain_seconds=1)
 
 
-def parent(max_shift: float | None = None) -> dict:
+WEIGHT_STEPS = [{"setWeight": 10}, {"setWeight": 50}]
+
+
+def parent(max_shift: float | None = None, steps: list[dict] = WEIGHT_STEPS) -> dict:
     checks = {"interval": f"{INTERVAL_SECONDS}s", "minRequests": 20, "maxErrorRate": 0.05, "failureLimit": 2}
     if max_shift is not None:
         checks["maxPredictionShift"] = max_shift
-    canary = {"replicas": 1, "steps": [{"setWeight": 10}, {"setWeight": 50}], "analysis": checks}
+    canary = {"replicas": 1, "steps": steps, "analysis": checks}
     spec = {"model": "diabetes", "version": STABLE_VERSION, "replicas": 1, "canary": canary}
     metadata = {"name": "diabetes", "namespace": "ml", "uid": "live-1", "generation": 1, "annotations": {}}
     return {"apiVersion": "aurora.dev/v1alpha1", "kind": "MLDeployment", "metadata": metadata, "spec": spec}
@@ -50,7 +53,8 @@ def parent(max_shift: float | None = None) -> dict:
 
 class Traffic(threading.Thread):
     """Calls every server in turn, about 200 requests per second in all, until stopped; the
-    requests go through the first 50 rows of the diabetes data, so predictions spread."""
+    requests go through the first 50 rows of the diabetes data, so predictions spread. The
+    canary gets a copy of each of stable's requests, as under a mirror step."""
 
     def __init__(self, urls: list[str]):
         super().__init__(daemon=True)
@@ -152,12 +156,17 @@ def mark_ready(cluster: MetacontrollerDouble) -> None:
 
 
 def run_rollout(
-    prometheus_url: str, *, until: set[str], limit_seconds: float = 40, max_shift: float | None = None
+    prometheus_url: str,
+    *,
+    until: set[str],
+    limit_seconds: float = 40,
+    max_shift: float | None = None,
+    steps: list[dict] = WEIGHT_STEPS,
 ) -> dict:
     """Start the canary and tick every half second on the real clock until a phase in `until`."""
     client = PrometheusClient(prometheus_url)
     hook = lambda r, now, **kw: mldeployment.sync(r, now=now, config=CONFIG, **kw)  # noqa: E731
-    cluster = MetacontrollerDouble(parent(max_shift), hook, strategies=KEYS)
+    cluster = MetacontrollerDouble(parent(max_shift, steps), hook, strategies=KEYS)
     cluster.tick(datetime.now(UTC), observations=None)
     mark_ready(cluster)
     cluster.parent["spec"]["version"] = CANARY_VERSION

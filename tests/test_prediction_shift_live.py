@@ -2,8 +2,9 @@
 Prometheus scraping their prediction histograms, live traffic, and the hook's own Prometheus client.
 
 A canary trained on a corrupted target answers fast and with 200s, so error rate and latency pass;
-it is rolled back on its predictions alone. A retrained equivalent model is promoted. The two
-timelines are written to var/prediction-shift-live.txt.
+it is rolled back on its predictions alone, while it only shadows stable (a mirror step: it
+never takes a user's request). A retrained equivalent model shadows, then takes weight, and is
+promoted. The two timelines are written to var/prediction-shift-live.txt.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from tests.live_canary import live_setup, run_rollout
 from tests.test_manifests import ROOT
 
 MAX_SHIFT = 0.25
+# Shadow first: two failed checks (3 s apart) fit well inside the mirror step.
+STEPS = [{"mirror": {"duration": "12s"}}, {"setWeight": 10}, {"setWeight": 50}]
 REPORT = ROOT / "var" / "prediction-shift-live.txt"
 FEATURES = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
 
@@ -43,7 +46,7 @@ def describe(label: str, result: dict) -> str:
 
 def test_a_canary_with_shifted_predictions_is_rolled_back_on_them_alone_and_an_equivalent_one_is_promoted(corrupted):
     with live_setup(canary_dataset=corrupted) as prometheus_url:
-        shifted = run_rollout(prometheus_url, until={"Stable", "RolledBack"}, max_shift=MAX_SHIFT)
+        shifted = run_rollout(prometheus_url, until={"Stable", "RolledBack"}, max_shift=MAX_SHIFT, steps=STEPS)
     status = shifted["status"]
     assert (status["phase"], status["reason"]) == ("RolledBack", "AnalysisFailed"), shifted["timeline"]
     assert "canary predictions shifted from stable's: PSI" in status["message"]
@@ -51,18 +54,23 @@ def test_a_canary_with_shifted_predictions_is_rolled_back_on_them_alone_and_an_e
     assert canary["predictionShift"] > MAX_SHIFT
     # Fast and answering: nothing but its predictions failed it.
     assert canary["errorRate"] == 0 and canary["latencyP99"] < 0.5
+    # Judged while shadowing: no user ever got one of its answers.
+    assert shifted["weightAt"] is None and {weight for _, _, weight, *_ in shifted["timeline"]} == {0}
 
     with live_setup(canary_seed=7) as prometheus_url:
-        equivalent = run_rollout(prometheus_url, until={"Stable", "RolledBack"}, max_shift=MAX_SHIFT)
+        equivalent = run_rollout(
+            prometheus_url, until={"Stable", "RolledBack"}, max_shift=MAX_SHIFT, steps=STEPS, limit_seconds=60
+        )
     status = equivalent["status"]
     assert (status["phase"], status["reason"]) == ("Stable", "Promoted"), equivalent["timeline"]
+    assert equivalent["weightAt"] > 12  # weight only after the mirror step
     shifts = [n["predictionShift"] for *_, n in equivalent["timeline"] if n and "predictionShift" in n]
     assert shifts and max(shifts) < MAX_SHIFT
 
     REPORT.parent.mkdir(exist_ok=True)
     REPORT.write_text(
-        describe("canary trained on a target moved by +150", shifted)
+        describe("canary trained on a target moved by +150, mirror step first", shifted)
         + "\n\n"
-        + describe("canary retrained on the same data (seed 7)", equivalent)
+        + describe("canary retrained on the same data (seed 7), mirror step first", equivalent)
         + "\n"
     )

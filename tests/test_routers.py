@@ -269,6 +269,7 @@ def test_a_mirror_step_copies_stables_requests_to_the_canary_with_no_weight(rout
     rollout.tick()
     assert rollout.status["currentStep"] == 0 and not rollout.weight_on_route()
     assert rollout.traffic() == {OLD: 1.0}  # users only ever get stable's answers
+    assert rollout.status["message"].startswith("step 1/2: the canary shadows stable")
     if router == "nginx":
         annotations = rollout.cluster.children[INGRESSES]["housing-stable"]["metadata"]["annotations"]
         target = "http://housing-canary.ml.svc.cluster.local$request_uri"
