@@ -11,6 +11,7 @@ serves /metrics; under gunicorn the series live in prometheus_client's multiproc
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import re
 import threading
@@ -30,6 +31,8 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 FLUSH_SECONDS = 0.5
 # Probes and scrapes are not traffic: keep them out of error rates and latency.
 EXCLUDED = re.compile(r"^/metrics$|^/v2/health/")
+
+log = logging.getLogger("aurora.serve")
 
 
 def labelled_only(exporter: type[PrometheusMetrics]) -> type[PrometheusMetrics]:
@@ -171,7 +174,10 @@ class InferenceMetrics:
     def flush_forever(self) -> None:
         while True:
             time.sleep(FLUSH_SECONDS)
-            self.flush_predictions()
+            try:
+                self.flush_predictions()
+            except Exception:  # a flusher that died would let kept predictions pile up forever
+                log.exception("could not add predictions to aurora_inference_prediction; they are dropped")
 
     def forget_flusher(self) -> None:
         """In a forked child: no flusher runs yet and the parent's pending predictions are not ours."""

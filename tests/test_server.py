@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 
 import joblib
 import numpy as np
@@ -542,3 +543,29 @@ def test_bucket_counts_are_whole_across_chunks(monkeypatch):
     monkeypatch.setattr(metrics, "COUNT_CHUNK", 7)
     values = np.arange(100, dtype=float)
     assert bucket_counts(values, np.array([9.0, 50.0])).tolist() == [10, 41, 49]
+
+
+def test_a_failed_flush_drops_that_batch_and_the_flusher_carries_on(monkeypatch):
+    from flask import Flask
+
+    monkeypatch.setattr(metrics, "FLUSH_SECONDS", 0.01)
+    failures = iter([OSError("disk full")])
+
+    def fail_once(values, bounds):
+        # Other tests' servers flush in this process too: only ours fails.
+        if bounds is ours.bounds and (error := next(failures, None)):
+            raise error
+        return bucket_counts(values, bounds)
+
+    monkeypatch.setattr(metrics, "bucket_counts", fail_once)
+    settings = {"model": "m", "version": "v1", "track": "stable", "estimator": "e", "multiprocess": False}
+    ours = InferenceMetrics(Flask("a"), **settings, prediction_buckets=[1.0])
+    ours.observe_predictions(np.array([0.5, 2.0]))  # the batch the failure drops
+    deadline = time.monotonic() + 5
+    while ours.pending and time.monotonic() < deadline:
+        time.sleep(0.01)
+    ours.observe_predictions(np.array([0.5]))
+    while ours.predictions._buckets[0].get() == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert ours.flusher.is_alive()
+    assert [b.get() for b in ours.predictions._buckets] == [1.0, 0.0]
