@@ -40,6 +40,11 @@ def selector(parent: dict, track: str) -> dict:
     return {LABEL_DEPLOYMENT: parent["metadata"]["name"], LABEL_TRACK: track}
 
 
+def track_metadata(parent: dict, spec: dict, track: str) -> dict:
+    """Name and labels of a track's Service, Ingress or autoscaler."""
+    return {"name": child_name(parent, track), "labels": {**selector(parent, track), LABEL_MODEL: spec["model"]}}
+
+
 def pod_labels(parent: dict, spec: dict, track: str, version: str) -> dict:
     return {
         **selector(parent, track),
@@ -156,10 +161,7 @@ def new_service(parent: dict, spec: dict, track: str, version: str | None = None
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": {
-            "name": child_name(parent, track),
-            "labels": {**selector(parent, track), LABEL_MODEL: spec["model"]},
-        },
+        "metadata": track_metadata(parent, spec, track),
         "spec": {
             "selector": chosen,
             "ports": [
@@ -188,7 +190,7 @@ def new_ingress(
         "pathType": "Prefix",
         "backend": {"service": {"name": child_name(parent, track), "port": {"name": "http"}}},
     }
-    metadata = {"name": child_name(parent, track), "labels": {**selector(parent, track), LABEL_MODEL: spec["model"]}}
+    metadata = track_metadata(parent, spec, track)
     if annotations:
         metadata["annotations"] = annotations
     return {
@@ -243,10 +245,7 @@ def new_autoscaler(parent: dict, spec: dict) -> dict:
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
-        "metadata": {
-            "name": child_name(parent, STABLE),
-            "labels": {**selector(parent, STABLE), LABEL_MODEL: spec["model"]},
-        },
+        "metadata": track_metadata(parent, spec, STABLE),
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": child_name(parent, STABLE)},
             "minReplicas": scaling["minReplicas"],
