@@ -355,30 +355,29 @@ def cmd_grpc_check(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- listeners
 
 
-def group_pids(pgid: int) -> list[int]:
-    pids = []
+def group_stats(pgid: int) -> dict[int, list[str]]:
+    """/proc/PID/stat fields (after the command name) of every process in a process group."""
+    stats = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
-            continue
+            continue  # it ended between the listing and now
         if int(fields[2]) == pgid:
-            pids.append(int(entry.name))
-    return pids
+            stats[int(entry.name)] = fields
+    return stats
+
+
+def group_pids(pgid: int) -> list[int]:
+    return list(group_stats(pgid))
 
 
 def group_cpu_seconds(pgid: int) -> float:
     """CPU time (user + system) of a process group's live processes and of the children they reaped."""
-    ticks = 0
-    for pid in group_pids(pgid):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # it ended between the listing and now
-        ticks += sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
-    return ticks / os.sysconf("SC_CLK_TCK")
+    ticks = sum(int(fields[i]) for fields in group_stats(pgid).values() for i in (11, 12, 13, 14))
+    return ticks / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime, in clock ticks
 
 
 def cmd_group_cpu(args: argparse.Namespace) -> int:
