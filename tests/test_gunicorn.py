@@ -84,13 +84,13 @@ def server(trained, tmp_path):
     running.stop()
 
 
-def total_requests(server: Server) -> float:
-    text = requests.get(f"{server.url}/metrics", timeout=5).text
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith("aurora_inference_http_request_total{")
-    )
+def series_sum(text: str, name: str) -> float:
+    """The sum of every series of `name` in an exposition text."""
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + "{"))
+
+
+def scraped_sum(server: Server, name: str) -> float:
+    return series_sum(requests.get(f"{server.url}/metrics", timeout=5).text, name)
 
 
 def test_gunicorn_serves_predictions_with_the_version_header(server, trained):
@@ -108,7 +108,7 @@ def test_request_counts_are_summed_over_all_workers(server):
     worker_files = {path.name.split("_")[-1] for path in server.multiproc.glob("counter_*.db")}
     assert len(worker_files) >= 2, "both workers should have served requests"
     # Whichever worker answers the scrape reports the total of all of them.
-    assert [total_requests(server) for _ in range(6)] == [60.0] * 6
+    assert [scraped_sum(server, "aurora_inference_http_request_total") for _ in range(6)] == [60.0] * 6
 
 
 def test_every_series_of_the_multiprocess_exposition_carries_the_model_labels(server, trained):
@@ -118,14 +118,6 @@ def test_every_series_of_the_multiprocess_exposition_carries_the_model_labels(se
     assert len(samples) > 10
     for line in samples:
         assert 'model="diabetes"' in line and f'model_version="{trained[2]}"' in line and 'track="stable"' in line, line
-
-
-def predictions_counted(text: str) -> float:
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith("aurora_inference_prediction_count")
-    )
 
 
 def send_batches(server: Server, batches: int) -> int:
@@ -138,7 +130,7 @@ def send_batches(server: Server, batches: int) -> int:
 def test_every_prediction_reaches_the_histogram_once_traffic_stops(server):
     sent = send_batches(server, 30)
     # No request follows: each worker's own flusher still adds what it kept.
-    wait_until(lambda: predictions_counted(requests.get(f"{server.url}/metrics", timeout=5).text) == sent, 3, "counts")
+    wait_until(lambda: scraped_sum(server, "aurora_inference_prediction_count") == sent, 3, "counts")
 
 
 def test_a_stopping_worker_counts_the_predictions_it_kept(trained, tmp_path):
@@ -150,7 +142,7 @@ def test_a_stopping_worker_counts_the_predictions_it_kept(trained, tmp_path):
     assert server.stop() == 0  # at once: the last predictions are still waiting for a flush
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=str(server.multiproc))
-    assert predictions_counted(generate_latest(registry).decode()) == sent
+    assert series_sum(generate_latest(registry).decode(), "aurora_inference_prediction_count") == sent
 
 
 def test_sigterm_lets_the_request_in_flight_finish(trained, tmp_path):
