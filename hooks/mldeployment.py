@@ -15,8 +15,10 @@ from datetime import datetime, timedelta
 
 from hooks import analysis as checks
 from hooks import inference_objects as objects
+from hooks.children import missing_children, retry_seconds, sooner
 from hooks.conditions import Condition, merge_conditions
 from hooks.config import HookConfig
+from hooks.gateway_features import GATEWAY_CLASSES, mirror_blocker
 from hooks.request import observed_group, parent_parts
 from hooks.rollout import (
     ACTIONS,
@@ -42,7 +44,17 @@ from hooks.rollout import (
     status_fields,
     to_previous,
 )
-from hooks.routes import INGRESS_KEY, ROUTE_KEY, Split, header_of, kept_copy, route_children, route_errors
+from hooks.routes import (
+    GATEWAY_API,
+    INGRESS_KEY,
+    ROUTE_KEY,
+    Split,
+    header_of,
+    kept_copy,
+    route_children,
+    route_errors,
+    router_of,
+)
 from hooks.scaling import Scale, scaling_errors, stable_scale
 from hooks.shapes import NUMBER, shape_errors
 from hooks.version_source import Resolved, related_rules, resolve_version, version_source_errors
@@ -67,6 +79,13 @@ THRESHOLDS = ("minRequests", "maxErrorRate", "maxLatencyP99Seconds", "failureLim
 METRICS_RETRY_SECONDS = 10.0
 # Child Services are named <name>-stable / <name>-canary and must stay DNS-1035 labels (63).
 MAX_NAME = 56
+# The reason of a mirror step held because the Gateways cannot mirror.
+MIRROR_HELD = "MirrorUnsupported"
+# An Ingress has no way to say whether its controller mirrors: a canary that gets no copies says so.
+MIRROR_HINT = (
+    "at a mirror step the canary gets only the copies the router makes, and an NGINX Ingress controller "
+    "that ignores nginx.ingress.kubernetes.io/mirror-target (Traefik's does) makes none"
+)
 
 SPEC_SHAPE = {
     "model": str,
@@ -116,9 +135,11 @@ class Plan:
     paused: bool
     generation: int
     window_seconds: int
+    # Why the router cannot mirror requests (a mirror step then holds); None when it can.
+    mirror_blocker: str | None = None
 
 
-def new_plan(spec: dict, generation: int, version: str, replicas: int) -> Plan:
+def new_plan(spec: dict, generation: int, version: str, replicas: int, mirror_blocker: str | None = None) -> Plan:
     canary = spec["canary"]
     return Plan(
         version=version,
@@ -131,6 +152,7 @@ def new_plan(spec: dict, generation: int, version: str, replicas: int) -> Plan:
         paused=spec["paused"],
         generation=generation,
         window_seconds=parse_duration(spec["rollbackWindow"]),
+        mirror_blocker=mirror_blocker,
     )
 
 
@@ -165,6 +187,16 @@ def is_at_gate(r: Rollout, plan: Plan) -> bool:
 def is_held_inconclusive(r: Rollout) -> bool:
     """Paused for inconclusive checks (apply_pause ends the hold when the spec changes)."""
     return r.phase == Phase.PAUSED and r.paused_generation is not None
+
+
+def is_mirror_held(r: Rollout) -> bool:
+    """Paused at a mirror step the Gateways cannot carry out (hold_mirror ends the hold)."""
+    return r.phase == Phase.PAUSED and r.reason == MIRROR_HELD
+
+
+def is_at_mirror_step(r: Rollout, plan: Plan) -> bool:
+    step = current_step(r, plan)
+    return r.phase in ROLLING and r.step_started is not None and step is not None and step.mirror
 
 
 PHASES = frozenset(Phase)
@@ -412,7 +444,8 @@ def apply_pause(r: Rollout, plan: Plan) -> Rollout:
         r = resume(r)
     if r.phase == Phase.PROGRESSING and plan.paused:
         return r._replace(phase=Phase.PAUSED)
-    if r.phase == Phase.PAUSED and not plan.paused and not is_at_gate(r, plan) and not is_held_inconclusive(r):
+    held = is_at_gate(r, plan) or is_held_inconclusive(r) or is_mirror_held(r)
+    if r.phase == Phase.PAUSED and not plan.paused and not held:
         return resume(r)
     return r
 
@@ -428,6 +461,8 @@ def check_inconclusive_limit(r: Rollout, plan: Plan) -> Rollout:
         f"< minRequests {plan.analysis['minRequests']}): waiting for aurora.dev/promote, aurora.dev/abort "
         "or a spec change"
     )
+    if is_at_mirror_step(r, plan):
+        message += f"; {MIRROR_HINT}"
     return pause_inconclusive(r, message, plan.generation)
 
 
@@ -444,6 +479,21 @@ def advance_steps(r: Rollout, plan: Plan, now: datetime) -> Rollout:
     if not plan.steps:
         return begin_promotion(r, "AnalysisPassed", "the check passed: promoting")
     return enter_step(r, plan.steps, r.step + 1, now)
+
+
+def hold_mirror(r: Rollout, plan: Plan, now: datetime) -> Rollout:
+    """A mirror step holds, saying why, while the Gateways cannot mirror; once they can, the step
+    starts over (its time counts from the first copied request)."""
+    at_mirror = is_at_mirror_step(r, plan)
+    if at_mirror and plan.mirror_blocker and r.phase == Phase.PROGRESSING:
+        return r._replace(phase=Phase.PAUSED, reason=MIRROR_HELD, message=plan.mirror_blocker)
+    if not is_mirror_held(r):
+        return r
+    if at_mirror and plan.mirror_blocker:
+        return r._replace(message=plan.mirror_blocker)
+    check = r.check._replace(inconclusive=0) if r.check else None
+    r = r._replace(phase=Phase.PROGRESSING, reason="", check=check)
+    return enter_step(r, plan.steps, r.step, now) if at_mirror else r
 
 
 def finish_promotion(r: Rollout, plan: Plan, stable: dict | None, now: datetime) -> Rollout:
@@ -497,6 +547,7 @@ def decide(r: Rollout, plan: Plan, annotations, tracks: tuple, observations, con
     r = apply_pause(r, plan)
     r = check_inconclusive_limit(r, plan)
     r = advance_steps(r, plan, now)
+    r = hold_mirror(r, plan, now)
     r = finish_promotion(r, plan, stable, now)
     r = finish_rollback(r, plan, stable)
     r = end_window(r, now)
@@ -538,11 +589,8 @@ def desired_children(parent: dict, spec: dict, r: Rollout, config: HookConfig, p
 
 
 def is_mirroring(r: Rollout, plan: Plan) -> bool:
-    """True while the rollout is at a mirror step of a ready canary."""
-    if not r.canary_version or r.step_started is None or r.phase not in ROLLING:
-        return False
-    step = current_step(r, plan)
-    return step is not None and step.mirror
+    """True while the rollout is at a mirror step of a ready canary, on a router that can mirror."""
+    return bool(r.canary_version) and is_at_mirror_step(r, plan) and plan.mirror_blocker is None
 
 
 def kept_children(request: dict) -> list[dict]:
@@ -575,16 +623,18 @@ def compute_status(
     desired = scale.replicas if scale else desired
     status["ready"] = f"{status['stable']['readyReplicas']}/{desired}"
     generation = parent["metadata"].get("generation", 0)
-    found = conditions(r, status, errors) + [resolved.condition]
+    # Asked for before and still not there: its create did not succeed.
+    stable_missing = stable is None and is_phase(previous.get("phase"))
+    found = conditions(r, status, errors, stable_missing) + [resolved.condition]
     status["conditions"] = merge_conditions(previous.get("conditions"), found, now=now, generation=generation)
     return status
 
 
-def conditions(r: Rollout, status: dict, errors: list[str]) -> list[Condition]:
-    return [availability(r, status), progress(r), validity(errors)]
+def conditions(r: Rollout, status: dict, errors: list[str], stable_missing: bool = False) -> list[Condition]:
+    return [availability(r, status, stable_missing), progress(r), validity(errors)]
 
 
-def availability(r: Rollout, status: dict) -> Condition:
+def availability(r: Rollout, status: dict, stable_missing: bool = False) -> Condition:
     stable, ready = status["stable"], status["ready"]
     if r.traffic_on_previous:
         ready_previous = status["previous"]["readyReplicas"] + stable["readyReplicas"] * (
@@ -597,12 +647,15 @@ def availability(r: Rollout, status: dict) -> Condition:
     if stable["readyReplicas"] > 0 and version in serving:
         return Condition("Available", True, "StableReady", f"{ready} stable replicas ready ({version})")
     running = f" running {version}, not {r.stable_version}" if version and version not in serving else ""
-    return Condition("Available", False, "StableNotReady", f"{ready} stable replicas ready{running}")
+    absent = "; the stable Deployment is not created yet (an older object may still hold its name)"
+    message = f"{ready} stable replicas ready{running}{absent if stable_missing else ''}"
+    return Condition("Available", False, "StableNotReady", message)
 
 
 def progress(r: Rollout) -> Condition:
     rolling = r.phase in (Phase.PROGRESSING, Phase.PAUSED, Phase.PROMOTING)
-    reason = (r.reason if is_held_inconclusive(r) else str(r.phase)) if rolling else (r.reason or "NoRollout")
+    held = is_held_inconclusive(r) or is_mirror_held(r)
+    reason = (r.reason if held else str(r.phase)) if rolling else (r.reason or "NoRollout")
     return Condition("Progressing", rolling, reason, r.message)
 
 
@@ -678,14 +731,17 @@ def reconcile(request: dict, *, now: datetime, read_metrics, config: HookConfig 
         return waiting_response(parent, spec, previous, resolved, now)
     generation = parent["metadata"].get("generation", 0)
     scale = stable_scale(spec, tracks[0], previous, generation)
-    plan = new_plan(spec, generation, resolved.version, scale.replicas)
+    plan = new_plan(spec, generation, resolved.version, scale.replicas, router_mirror_blocker(parent, spec, request))
     r = initial_rollout(previous, resolved.version, tracks[0])
     window = due_window(parent, spec, r, plan, now)
     observations = read_metrics(window) if window else None
     r = decide(r, plan, parent["metadata"].get("annotations"), tracks, observations, config, now)
     status = compute_status(parent, r, spec, tracks, [], previous, now, resolved, scale)
-    response = {"status": status, "children": desired_children(parent, spec, r, config, plan, request)}
+    children = desired_children(parent, spec, r, config, plan, request)
     wakeup = next_wakeup(r, plan, config, now)
+    if missing_children(request, children):
+        wakeup = sooner(wakeup, retry_seconds(parent, now))
+    response = {"status": status, "children": children}
     return {**response, "resyncAfterSeconds": wakeup} if wakeup else response
 
 
@@ -717,7 +773,23 @@ def waiting_response(parent: dict, spec: dict, previous: dict, resolved: Resolve
     return {"status": status, "children": []}
 
 
+def has_mirror_step(spec: dict) -> bool:
+    steps = (spec.get("canary") or {}).get("steps")
+    return isinstance(steps, list) and any(isinstance(step, dict) and "mirror" in step for step in steps)
+
+
+def router_mirror_blocker(parent: dict, spec: dict, request: dict) -> str | None:
+    """Why the router cannot mirror: only a Gateway API router is asked (NGINX has no way to say)."""
+    if router_of(spec) != GATEWAY_API or not has_mirror_step(spec):
+        return None
+    return mirror_blocker(observed(request, ROUTE_KEY).get(parent["metadata"]["name"]), request)
+
+
 def customize(request: dict) -> dict:
-    """Metacontroller customize hook: the MLTrainingJob that spec.versionFrom follows, if any."""
-    _, spec, _, _ = read_parent(request)
-    return {"relatedResources": related_rules(spec)}
+    """Metacontroller customize hook: the MLTrainingJob that spec.versionFrom follows, if any, and
+    the GatewayClasses, when a Gateway API route has a mirror step (can they mirror?)."""
+    parent, spec, _, _ = read_parent(request)
+    rules = related_rules(spec, parent["metadata"].get("namespace", ""))
+    if router_of(spec) == GATEWAY_API and has_mirror_step(spec):
+        rules.append(GATEWAY_CLASSES)
+    return {"relatedResources": rules}

@@ -14,6 +14,7 @@ import json
 import math
 from datetime import datetime, timedelta
 
+from hooks.children import missing_children, retry_seconds, sooner
 from hooks.conditions import Condition, merge_conditions, parse_rfc3339
 from hooks.config import HookConfig
 from hooks.podsecurity import container_security_context, pod_security_context
@@ -437,8 +438,14 @@ def compute_status(
         outcome = recorded_outcome(previous)
     elif job is not None:
         outcome = job_outcome(job, request)
+    elif errors:
+        outcome = {"phase": FAILED}
+    elif previous.get("phase"):
+        # Asked for before and still not there: its create did not succeed.
+        waiting = f"waiting for Job {job_name(parent)} to be created (an older object may still hold its name)"
+        outcome = {"phase": PENDING, "waiting": waiting}
     else:
-        outcome = {"phase": FAILED if errors else PENDING}
+        outcome = {"phase": PENDING}
     status = {"phase": outcome["phase"], "jobName": "" if errors and job is None else job_name(parent)}
     status["modelVersion"] = version
     for field in RECORDED:
@@ -473,6 +480,8 @@ def conditions(outcome: dict, errors: list[str]) -> list[Condition]:
 
 
 def completion_message(outcome: dict) -> str:
+    if outcome.get("waiting"):
+        return outcome["waiting"]
     metrics = outcome.get("metrics") or {}
     if outcome["phase"] != SUCCEEDED or not {"r2", "rmse", "mae"} <= set(metrics):
         return ""
@@ -521,6 +530,8 @@ def sync(request: dict, *, now: datetime, config: HookConfig | None = None) -> d
         return waiting_for_siblings(parent, previous, waiting, now)
     status = compute_status(parent, previous, job, version, request, errors, now)
     children, resync = desired_children(parent, spec, previous, status, job, version, errors, config, now)
+    if missing_children(request, children):
+        resync = sooner(resync, retry_seconds(parent, now))
     response = {"status": status, "children": children}
     if resync:
         response["resyncAfterSeconds"] = resync
@@ -556,13 +567,19 @@ def customize(request: dict) -> dict:
     """Metacontroller customize hook: this run's trainer pods (their termination messages carry the
     metrics) and the namespace's other runs (so that runs of one model never share a version)."""
     parent, _, _, _ = read_parent(request)
-    uid = parent["metadata"].get("uid", "")
+    uid, namespace = parent["metadata"].get("uid", ""), parent["metadata"].get("namespace", "")
     selector = (
         {"matchLabels": {LABEL_RUN_UID: uid}} if uid else {"matchLabels": {LABEL_RUN: parent["metadata"]["name"]}}
     )
+    # The namespace is named: a rule without one selects objects of every namespace.
     return {
         "relatedResources": [
-            {"apiVersion": "v1", "resource": "pods", "labelSelector": selector},
-            {"apiVersion": "aurora.dev/v1alpha1", "resource": "mltrainingjobs", "labelSelector": {}},
+            {"apiVersion": "v1", "resource": "pods", "namespace": namespace, "labelSelector": selector},
+            {
+                "apiVersion": "aurora.dev/v1alpha1",
+                "resource": "mltrainingjobs",
+                "namespace": namespace,
+                "labelSelector": {},
+            },
         ]
     }

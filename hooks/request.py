@@ -22,8 +22,17 @@ def parent_parts(request: dict) -> tuple[dict, dict, dict]:
 
 
 def observed_group(request: dict, key: str, field: str = "children") -> dict:
-    """The observed objects of one group, e.g. children['Job.batch/v1'], by name."""
+    """The observed objects of one group, e.g. children['Job.batch/v1'], by name.
+
+    Hooks of version v2 key namespaced objects `namespace/name`, v1 hooks (for objects of the
+    parent's namespace) by name: objects of the parent's namespace are read by name either way;
+    cluster-scoped ones are keyed by name, and those of other namespaces keep `namespace/name`."""
     group = (request.get(field) or {}).get(key) or {}
     if not isinstance(group, dict) or not all(isinstance(v, dict) for v in group.values()):
         raise MalformedRequest(f"{field}[{key!r}] is not an object of objects")
-    return group
+    parent = request.get("parent") if isinstance(request.get("parent"), dict) else {}
+    namespace = (parent.get("metadata") or {}).get("namespace") if isinstance(parent.get("metadata"), dict) else None
+    prefix = f"{namespace}/" if isinstance(namespace, str) and namespace else None
+    if prefix is None or not any(name.startswith(prefix) for name in group):
+        return group
+    return {name.removeprefix(prefix): obj for name, obj in group.items()}

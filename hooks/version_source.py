@@ -46,10 +46,15 @@ def training_job_name(spec: dict) -> str | None:
     return source.get("trainingJob") if isinstance(source, dict) else None
 
 
-def related_rules(spec: dict) -> list[dict]:
-    """The customize hook's answer: the one MLTrainingJob the spec follows, if any."""
+def related_rules(spec: dict, namespace: str) -> list[dict]:
+    """The customize hook's answer: the one MLTrainingJob the spec follows, if any.
+
+    The namespace is named: a rule of names alone selects objects of those names in every
+    namespace, and the request would carry another namespace's run of the same name."""
     name = training_job_name(spec)
-    return [{**TRAINING_JOB_RESOURCE, "names": [name]}] if isinstance(name, str) and name else []
+    if not (isinstance(name, str) and name):
+        return []
+    return [{**TRAINING_JOB_RESOURCE, "namespace": namespace, "names": [name]}]
 
 
 def resolve_version(spec: dict, request: dict, status: dict, running: str) -> Resolved:

@@ -26,6 +26,8 @@ class MetacontrollerDouble:
         self.related_key = related_key
         self.children: dict[str, dict[str, dict]] = {key: {} for key in strategies}
         self.related: dict[str, dict] = {}
+        # More groups of related objects, by group key.
+        self.related_groups: dict[str, dict[str, dict]] = {}
         self.created: list[str] = []
         self.updated: list[str] = []
         self.deleted: list[str] = []
@@ -36,7 +38,10 @@ class MetacontrollerDouble:
             "controller": {"kind": "CompositeController", "metadata": {"name": "test"}},
             "parent": copy.deepcopy(self.parent),
             "children": copy.deepcopy(self.children),
-            "related": {self.related_key: copy.deepcopy(self.related)} if self.related_key else {},
+            "related": {
+                **({self.related_key: copy.deepcopy(self.related)} if self.related_key else {}),
+                **copy.deepcopy(self.related_groups),
+            },
             "finalizing": False,
         }
 

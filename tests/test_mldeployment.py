@@ -27,6 +27,31 @@ SLOW = {**GOOD, "canary": {"errorRate": 0.0, "latencyP99": 0.9}}
 WORSE = {**GOOD, "canary": {"errorRate": 0.009, "latencyP99": 0.04}}
 # Requests per second reaching the MLDeployment through its routes.
 BUSY, QUIET = 100.0, 0.1
+GATEWAY_CLASSES = "GatewayClass.gateway.networking.k8s.io/v1"
+# A Gateway API implementation that mirrors, and Traefik v3.7's own list (no mirroring).
+MIRRORING = ("example.net/gateway-controller", ["Gateway", "HTTPRoute", "HTTPRouteRequestMirror"])
+TRAEFIK = ("traefik.io/gateway-controller", ["Gateway", "GatewayPort8080", "HTTPRoute", "HTTPRouteQueryParamMatching"])
+
+
+def gateway_class(controller: str, features: list[str]) -> dict:
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "GatewayClass",
+        "metadata": {"name": controller.split(".")[0]},
+        "spec": {"controllerName": controller},
+        "status": {"supportedFeatures": [{"name": f} for f in features]},
+    }
+
+
+def keyed(obj: dict) -> dict:
+    """A related object as Metacontroller's request holds it: under its name."""
+    return {obj["metadata"]["name"]: obj}
+
+
+def accepted_by(controller: str) -> dict:
+    """An HTTPRoute's status once the Gateway's controller accepted it."""
+    accepted = {"type": "Accepted", "status": "True", "reason": "Accepted"}
+    return {"parents": [{"parentRef": {"name": "public"}, "controllerName": controller, "conditions": [accepted]}]}
 
 
 @pytest.mark.parametrize("path", CASES, ids=[case_name(p) for p in CASES])
@@ -62,9 +87,11 @@ class Rollout:
     reaches each track only through the routes the hook emitted (the canary Ingress's weight),
     and a metrics source saying how each track behaves (None: Prometheus is down)."""
 
-    def __init__(self, parent: dict, metrics=GOOD, rate: float = BUSY):
+    def __init__(self, parent: dict, metrics=GOOD, rate: float = BUSY, gateway=MIRRORING):
         hook = lambda r, now, **kw: mldeployment.sync(r, now=now, config=TEST_CONFIG_MLD, **kw)  # noqa: E731
         self.cluster = MetacontrollerDouble(parent, hook, strategies=KEYS)
+        self.gateway = gateway
+        self.cluster.related_groups[GATEWAY_CLASSES] = keyed(gateway_class(*gateway))
         self.now = FIXED_NOW
         self.metrics, self.rate = metrics, rate
         self.stable_ready, self.canary_ready = True, True
@@ -107,6 +134,9 @@ class Rollout:
         return status
 
     def become_ready(self) -> None:
+        # The Gateway's controller accepts every HTTPRoute it is given.
+        for route in self.cluster.children[ROUTES].values():
+            route["status"] = accepted_by(self.gateway[0])
         for name, deployment in self.cluster.children[DEPLOYMENTS].items():
             if not (self.canary_ready if name.endswith("canary") else self.stable_ready):
                 continue
@@ -181,9 +211,9 @@ class Rollout:
         return deployment["spec"]["template"]["metadata"]["labels"]["aurora.dev/model-version"] if deployment else None
 
 
-def started(parent=None, metrics=GOOD, rate=BUSY, router: str = "nginx") -> Rollout:
+def started(parent=None, metrics=GOOD, rate=BUSY, router: str = "nginx", gateway=MIRRORING) -> Rollout:
     """A settled stable track, then spec.version changed to NEW."""
-    rollout = Rollout(parent or new_parent(router=router), metrics, rate)
+    rollout = Rollout(parent or new_parent(router=router), metrics, rate, gateway)
     rollout.tick(5)
     rollout.tick(5)
     rollout.set(version=NEW)
@@ -609,3 +639,28 @@ def test_a_bogus_recorded_version_never_reaches_a_deployment():
         if c["kind"] == "Deployment"
     }
     assert versions == {OLD} and response["status"]["stableVersion"] == OLD
+
+
+# Re-created MLDeployments: the old one's children may still hold the names
+
+
+def test_children_whose_creates_did_not_happen_are_asked_for_again_until_they_exist():
+    parent = new_parent()
+    parent["metadata"]["creationTimestamp"] = FIXED_NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
+    rollout = Rollout(parent)
+    rollout.tick(2, settle=False)
+    # The old MLDeployment's children held the names: every create failed.
+    for group in rollout.cluster.children.values():
+        group.clear()
+    rollout.tick(2, settle=False)
+    response = rollout.cluster.last_response
+    assert response["resyncAfterSeconds"] == 2.0
+    available = next(c for c in rollout.status["conditions"] if c["type"] == "Available")
+    assert "the stable Deployment is not created yet" in available["message"]
+    # Created at last: served once ready, and no more syncs asked for.
+    rollout.become_ready()
+    status = rollout.tick(2)
+    assert (status["phase"], status["ready"]) == ("Stable", "2/2")
+    assert "resyncAfterSeconds" not in rollout.cluster.last_response
+    available = next(c for c in status["conditions"] if c["type"] == "Available")
+    assert (available["status"], available["reason"]) == ("True", "StableReady")

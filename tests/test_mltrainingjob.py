@@ -283,14 +283,23 @@ def test_a_malformed_request_raises_instead_of_answering(request_body):
         sync(copy.deepcopy(request_body))
 
 
-def test_customize_selects_this_runs_pods_by_uid():
+def test_customize_selects_this_runs_pods_by_uid_and_the_runs_of_its_own_namespace():
     related = mltrainingjob.customize(copy.deepcopy(BASE))["relatedResources"]
-    uid = BASE["parent"]["metadata"]["uid"]
-    assert related[0] == {
-        "apiVersion": "v1",
-        "resource": "pods",
-        "labelSelector": {"matchLabels": {"aurora.dev/training-job-uid": uid}},
-    }
+    uid, namespace = BASE["parent"]["metadata"]["uid"], BASE["parent"]["metadata"]["namespace"]
+    assert related == [
+        {
+            "apiVersion": "v1",
+            "resource": "pods",
+            "namespace": namespace,
+            "labelSelector": {"matchLabels": {"aurora.dev/training-job-uid": uid}},
+        },
+        {
+            "apiVersion": "aurora.dev/v1alpha1",
+            "resource": "mltrainingjobs",
+            "namespace": namespace,
+            "labelSelector": {},
+        },
+    ]
     pod_labels = sync(copy.deepcopy(BASE))["children"][0]["spec"]["template"]["metadata"]["labels"]
     assert pod_labels["aurora.dev/training-job-uid"] == uid
 
@@ -333,11 +342,6 @@ def stamped(request: dict, created: str) -> dict:
     return request
 
 
-def test_customize_also_asks_for_the_namespaces_other_runs():
-    related = mltrainingjob.customize(copy.deepcopy(BASE))["relatedResources"]
-    assert {"apiVersion": "aurora.dev/v1alpha1", "resource": "mltrainingjobs", "labelSelector": {}} in related
-
-
 def test_a_younger_run_waits_while_an_older_one_of_the_model_has_no_version():
     request = with_sibling(stamped(copy.deepcopy(BASE), stamp(FIXED_NOW)), stamp(FIXED_NOW - timedelta(seconds=1)))
     response = sync(request)
@@ -374,3 +378,36 @@ def test_a_run_keeps_its_version_whatever_its_siblings_hold_later(cluster):
         cluster.request(), stamp(FIXED_NOW), {"phase": "Running", "modelVersion": "v20261126-100500"}
     )
     assert sync(request, FIXED_NOW + timedelta(seconds=5))["status"]["modelVersion"] == "v20261126-100500"
+
+
+# Re-created runs: the old run's Job may still hold the name when the new run asks for it
+
+
+def test_a_job_whose_create_did_not_happen_is_asked_for_again_soon_and_the_status_says_so(cluster):
+    cluster.parent["metadata"]["creationTimestamp"] = stamp(FIXED_NOW)
+    cluster.tick(FIXED_NOW)
+    version = cluster.status["modelVersion"]
+    # The old run's Job held the name: Metacontroller's create failed and it moved on.
+    cluster.children[JOBS].clear()
+    response = cluster.tick(FIXED_NOW + timedelta(seconds=2))
+    assert response["resyncAfterSeconds"] == 2.0
+    complete = next(c for c in cluster.status["conditions"] if c["type"] == "Complete")
+    assert complete["message"].startswith(f"waiting for Job {JOB} to be created")
+    assert (cluster.status["phase"], cluster.status["modelVersion"]) == ("Pending", version)
+    # Created at last: the run goes on with the version it chose, and stops asking.
+    response = cluster.tick(FIXED_NOW + timedelta(seconds=4))
+    assert "resyncAfterSeconds" not in response and cluster.status["modelVersion"] == version
+    complete = next(c for c in cluster.status["conditions"] if c["type"] == "Complete")
+    assert complete["message"] == ""
+
+
+def test_a_name_held_for_long_is_asked_for_less_often(cluster):
+    cluster.parent["metadata"]["creationTimestamp"] = stamp(FIXED_NOW - timedelta(minutes=10))
+    response = cluster.tick(FIXED_NOW)
+    assert response["resyncAfterSeconds"] == 30.0
+
+
+def test_a_job_observed_needs_no_extra_sync(cluster):
+    cluster.tick(FIXED_NOW)
+    cluster.children[JOBS][JOB]["status"] = {"active": 1}
+    assert "resyncAfterSeconds" not in cluster.tick(FIXED_NOW + timedelta(seconds=5))

@@ -5,20 +5,26 @@ from __future__ import annotations
 
 import pytest
 
+from hooks import mldeployment
 from tests.test_manifests import crd_validator, errors_of, upstream_crds
 from tests.test_mldeployment import (
     AUTOSCALERS,
     BAD,
     DEPLOYMENTS,
     GATEWAY,
+    GATEWAY_CLASSES,
     GOOD,
     INGRESSES,
+    MIRRORING,
     NEW,
     OLD,
     ROUTERS,
     ROUTES,
     SLOW,
+    TRAEFIK,
     Rollout,
+    gateway_class,
+    keyed,
     new_parent,
     run_until,
     started,
@@ -304,3 +310,86 @@ def test_a_mirrored_canary_that_fails_is_rolled_back_and_the_mirror_stops(router
     else:
         annotations = rollout.cluster.children[INGRESSES]["housing-stable"]["metadata"].get("annotations") or {}
         assert "nginx.ingress.kubernetes.io/mirror-target" not in annotations
+
+
+# Gateways that cannot mirror (their GatewayClass does not list HTTPRouteRequestMirror)
+
+
+def mirror_filters(rollout: Rollout) -> list[dict]:
+    return [f for rule in rollout.cluster.children[ROUTES]["housing"]["spec"]["rules"] for f in rule.get("filters", [])]
+
+
+def test_a_mirror_step_on_a_gateway_that_cannot_mirror_is_held_and_says_why():
+    rollout = started(new_parent(steps=MIRROR_STEPS, router="gatewayAPI"), gateway=TRAEFIK)
+    for _ in range(12):
+        status = rollout.tick()
+        # The filter is never emitted: on such a Gateway it could fail every request of the route.
+        assert mirror_filters(rollout) == []
+        assert rollout.traffic() == {OLD: 1.0}
+    assert (status["phase"], status["reason"], status["currentStep"]) == ("Paused", "MirrorUnsupported", 0)
+    assert (
+        "GatewayClass traefik of traefik.io/gateway-controller does not list HTTPRouteRequestMirror"
+        in (status["message"])
+    )
+    progressing = next(c for c in status["conditions"] if c["type"] == "Progressing")
+    assert (progressing["reason"], progressing["message"]) == ("MirrorUnsupported", status["message"])
+
+
+def test_a_held_mirror_step_starts_over_once_the_gateway_can_mirror():
+    rollout = started(new_parent(steps=MIRROR_STEPS, router="gatewayAPI"), gateway=TRAEFIK)
+    for _ in range(4):
+        rollout.tick()
+    assert rollout.status["reason"] == "MirrorUnsupported"
+    # The Gateway's implementation is upgraded: its class now lists the feature (a related object).
+    rollout.gateway = MIRRORING
+    rollout.cluster.related_groups[GATEWAY_CLASSES] = keyed(gateway_class(*MIRRORING))
+    rollout.become_ready()
+    resumed_at = rollout.now
+    status = rollout.tick()
+    assert (status["phase"], status["currentStep"]) == ("Progressing", 0)
+    assert status["stepStartedAt"] == resumed_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert mirror_filters(rollout)
+    run_until(rollout, "Stable")
+    assert rollout.status["stableVersion"] == NEW
+
+
+@pytest.mark.parametrize(("action", "phase"), [("promote", "Stable"), ("abort", "RolledBack")])
+def test_a_held_mirror_step_takes_promote_and_abort(action, phase):
+    rollout = started(new_parent(steps=MIRROR_STEPS, router="gatewayAPI"), gateway=TRAEFIK)
+    for _ in range(3):
+        rollout.tick()
+    rollout.annotate(action, "now")
+    run_until(rollout, phase)
+    assert mirror_filters(rollout) == []
+
+
+def test_a_mirror_step_waits_until_a_gateway_has_accepted_the_route():
+    rollout = started(new_parent(steps=MIRROR_STEPS, router="gatewayAPI"))
+    rollout.tick()
+    rollout.become_ready()
+    for route in rollout.cluster.children[ROUTES].values():
+        route["status"] = {}
+    status = rollout.tick(settle=False)
+    assert status["reason"] == "MirrorUnsupported" and "no Gateway has accepted the HTTPRoute" in status["message"]
+    assert mirror_filters(rollout) == []
+
+
+def test_the_customize_hook_asks_for_gateway_classes_only_for_a_gateway_mirror_step():
+    def rules(parent):
+        return mldeployment.customize({"parent": parent})["relatedResources"]
+
+    classes = {"apiVersion": "gateway.networking.k8s.io/v1", "resource": "gatewayclasses", "labelSelector": {}}
+    assert rules(new_parent(steps=MIRROR_STEPS, router="gatewayAPI")) == [classes]
+    assert rules(new_parent(steps=MIRROR_STEPS, router="nginx")) == []
+    assert rules(new_parent(router="gatewayAPI")) == []
+
+
+def test_a_mirror_step_whose_canary_gets_no_copies_pauses_and_names_the_mirror_annotation():
+    # An NGINX Ingress controller that ignores mirror-target (Traefik's NGINX provider) copies nothing.
+    rollout = started(new_parent(steps=MIRROR_STEPS, router="nginx"))
+    rollout.mirroring = lambda: False
+    rollout.rate = 0.0
+    run_until(rollout, "Paused")
+    status = rollout.status
+    assert status["reason"] == "AnalysisInconclusive" and "mirror-target" in status["message"]
+    assert rollout.traffic() == {OLD: 1.0}

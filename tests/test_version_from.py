@@ -47,10 +47,16 @@ def condition(status: dict, kind: str = "VersionResolved") -> dict:
     return next(c for c in status["conditions"] if c["type"] == kind)
 
 
-def test_the_customize_hook_asks_for_the_followed_training_job_only():
+def test_the_customize_hook_asks_for_the_followed_training_job_of_its_own_namespace_only():
     rollout = following(None)
     answer = mldeployment.customize(rollout.cluster.request())
-    rule = {"apiVersion": "aurora.dev/v1alpha1", "resource": "mltrainingjobs", "names": ["housing-rf"]}
+    namespace = rollout.cluster.parent["metadata"]["namespace"]
+    rule = {
+        "apiVersion": "aurora.dev/v1alpha1",
+        "resource": "mltrainingjobs",
+        "namespace": namespace,
+        "names": ["housing-rf"],
+    }
     assert answer == {"relatedResources": [rule]}
     assert mldeployment.customize({"parent": new_parent()}) == {"relatedResources": []}
 
