@@ -2,8 +2,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 STAMP := $(VENV)/.installed
+# The cluster tier and the tests run in a network namespace of their own (scripts/netns).
+IN_NETNS := scripts/netns exec
 
-.PHONY: demo test tools bench cluster cluster-down kind-up kind-down clean
+.PHONY: demo test tools cluster-build bench cluster cluster-down kind-up kind-down clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,16 +20,21 @@ demo: $(STAMP)
 tools:
 	scripts/install-tools
 
-test: $(STAMP) tools
-	$(VENV)/bin/python -m pytest
+# The control plane, Metacontroller and Traefik, built from pinned Go modules and sources
+# (cached; seconds once built). Built here, with the network, before the tests go offline.
+cluster-build:
+	scripts/cluster build
 
-# A real control plane on 127.0.0.1 (etcd, kube-apiserver, controllers, scheduler, kwok),
-# built from pinned Go modules; the tests use it when it runs and start it when it does not.
-cluster:
-	scripts/cluster up
+test: $(STAMP) tools cluster-build
+	$(IN_NETNS) $(VENV)/bin/python -m pytest
+
+# A real control plane in the namespace (etcd, kube-apiserver, controllers, scheduler, kwok);
+# the tests use it when it runs and start it when it does not.
+cluster: cluster-build
+	$(IN_NETNS) scripts/cluster up
 
 cluster-down:
-	scripts/cluster down
+	$(IN_NETNS) scripts/cluster down
 
 kind-up:
 	scripts/kind-up

@@ -59,9 +59,22 @@ def cluster():
         if os.environ.get("CI") == "true":
             pytest.fail(f"the cluster tier needs {', '.join(missing)}, which CI must install")
         pytest.skip(f"the cluster tier needs {', '.join(missing)}")
+    if not kube_cluster.pod_addresses_are_local():
+        why = "the cluster tier runs in the tests' network namespace: `make test`, or `scripts/netns exec pytest`"
+        pytest.fail(why) if os.environ.get("CI") == "true" else pytest.skip(why)
     running = kube_cluster.start(kube_cluster.cluster_home())
     yield running
     kube_cluster.stop(running)
+
+
+@pytest.fixture(scope="session")
+def router(cluster, tmp_path_factory):
+    """Traefik, routing users' requests by the Ingresses and HTTPRoutes of the cluster."""
+    from tests.support.traefik import Traefik
+
+    running = Traefik(cluster, tmp_path_factory.mktemp("traefik"))
+    yield running
+    running.stop()
 
 
 @pytest.fixture

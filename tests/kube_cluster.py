@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import uuid
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from tests.test_gunicorn import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "cluster"
+# An address of kwok's pod range (its --cidr, 10.244.0.0/16) that no pod gets.
+POD_ADDRESS_PROBE = "10.244.255.254"
 
 
 class KubeError(Exception):
@@ -191,6 +194,17 @@ def script_env(home: Path) -> dict:
 def missing_programs() -> list[str]:
     """What `scripts/cluster up` needs from the machine."""
     return [name for name in ("go", "openssl", "curl", "setsid") if shutil.which(name) is None]
+
+
+def pod_addresses_are_local() -> bool:
+    """True inside the test run's network namespace (scripts/netns), where every pod address of
+    the tier is local, so programs can listen on them and the router reach them."""
+    with socket.socket() as probe:
+        try:
+            probe.bind((POD_ADDRESS_PROBE, 0))
+        except OSError:
+            return False
+    return True
 
 
 def start(home: Path) -> Cluster:

@@ -1,367 +1,285 @@
-"""End to end on the real control plane: train, serve, roll out, promote, roll back at once, and
-roll a broken canary back.
+"""End to end on the real control plane, the real Metacontroller and a real router: train, serve,
+roll out, promote, roll back at once, and roll a broken canary back, with users' requests going
+through the router all along.
 
-What runs for real: etcd, kube-apiserver, kube-controller-manager (Deployments, ReplicaSets,
-Jobs with their pod failure policy, garbage collection), kube-scheduler, kwok (the kubelet's
-pod and node status), `aurora-hooks` under gunicorn, `aurora-train`, `aurora-serve` under
-gunicorn, Prometheus scraping the inference servers, and `kubectl get mld -w`.
-Stand-ins, because the real thing cannot run here: Metacontroller's loop
-(tests/metacontroller_standin.py), the container runtime for trainer and inference pods
-(tests/trainer_kubelet.py, tests/serving_standins.py) and ingress-nginx's weighted split
-(tests/serving_standins.py).
+What runs for real: etcd, kube-apiserver, kube-controller-manager (Deployments, ReplicaSets, Jobs
+with their pod failure policy, EndpointSlices, garbage collection), kube-scheduler, kwok (the
+pods' and nodes' status), Metacontroller v4.17.2 built from its source and calling `aurora-hooks`
+under gunicorn, Traefik v3.7 routing by the canary Ingresses (router `nginx`) or the HTTPRoute
+(router `gatewayAPI`) to the pods' own addresses, `aurora-train`, `aurora-serve`, Prometheus
+finding the pods through the API server, and `kubectl get mld -w`. kwok runs no container, so
+the programs of the pods run beside it (tests/trainer_kubelet.py, tests/support/serving_pods.py).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import subprocess
-import sys
+import json
 import time
 from pathlib import Path
 
 import pytest
-import requests
-import yaml
 
-from tests.conftest import require_tool
-from tests.kube_cluster import Resource
-from tests.metacontroller_standin import Loop, StandIn
-from tests.serving_standins import Router, Tracks
-from tests.test_gunicorn import free_port, wait_until
-from tests.trainer_kubelet import TrainerKubelet
+from tests.support.manifests import dump, host, ml_deployment, training_job
+from tests.support.platform import DEPLOYMENTS, TRAINING_JOBS, Platform
+from tests.support.traffic import RouteWeights, Users, header_answers, shares
+from tests.test_gunicorn import wait_until
 
 pytestmark = pytest.mark.cluster
 ROOT = Path(__file__).resolve().parent.parent
-TRAINING_JOBS = Resource("aurora.dev/v1alpha1", "mltrainingjobs")
-DEPLOYMENTS = Resource("aurora.dev/v1alpha1", "mldeployments")
 INTERVAL_SECONDS = 3
-TRANSCRIPT = ROOT / "var" / "cluster-e2e.txt"
-
-
-def start_prometheus(work: Path, targets: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    config = {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "scrape_configs": [
-            {"job_name": "inference", "file_sd_configs": [{"files": [str(targets)], "refresh_interval": "1s"}]}
-        ],
-    }
-    (work / "prometheus.yml").write_text(yaml.safe_dump(config))
-    process = subprocess.Popen(
-        [
-            require_tool("prometheus"),
-            f"--config.file={work / 'prometheus.yml'}",
-            f"--storage.tsdb.path={work / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    ready(process, lambda: requests.get(f"{url}/-/ready", timeout=2).ok, "Prometheus")
-    return process, url
-
-
-def start_hooks(work: Path, prometheus_url: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "PROMETHEUS_MULTIPROC_DIR": str(work / "hooks-metrics"),
-        "AURORA_PROMETHEUS_URL": prometheus_url,
-        "AURORA_TRAINER_IMAGE": "aurora:dev",
-        "AURORA_SERVER_IMAGE": "aurora:dev",
-        "AURORA_DRAIN_SECONDS": "1",
-    }
-    script = Path(sys.executable).parent / "aurora-hooks"
-    with open(work / "hooks.log", "w") as log:
-        process = subprocess.Popen(
-            [str(script), "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    ready(process, lambda: requests.get(f"{url}/healthz", timeout=2).ok, "aurora-hooks")
-    return process, url
-
-
-def ready(process: subprocess.Popen, check, what: str) -> None:
-    """Wait for a started process to answer; stop it if it never does."""
-    try:
-        wait_until(check, 30, what)
-    except AssertionError:
-        stop_process(process)
-        raise
-
-
-def models_volume(namespace: str, folder: Path) -> str:
-    """One static PV per namespace onto the shared folder, bound to that namespace's claim."""
-    return f"""
-apiVersion: v1
-kind: PersistentVolume
-metadata: {{name: aurora-models-{namespace}}}
-spec:
-  capacity: {{storage: 1Gi}}
-  accessModes: [ReadWriteMany]
-  storageClassName: aurora-local
-  persistentVolumeReclaimPolicy: Retain
-  claimRef: {{namespace: {namespace}, name: aurora-models}}
-  hostPath: {{path: {folder}}}
----
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {{name: aurora-models, namespace: {namespace}}}
-spec:
-  accessModes: [ReadWriteMany]
-  storageClassName: aurora-local
-  volumeName: aurora-models-{namespace}
-  resources: {{requests: {{storage: 1Gi}}}}
-"""
+HEADER = {"name": "X-Aurora-Canary", "value": "always"}
+RUNS = (("a", 1.0), ("b", 0.5), ("c", 0.25))
+# The share of requests the canary gets at a weight, as measured through the router, may differ
+# from the weight by this much (Traefik's weighted round robin is exact over whole cycles).
+SHARE_TOLERANCE = 0.05
 
 
 def training_jobs(namespace: str) -> str:
     """Three runs of one model applied together, as a sweep in one GitOps change would be."""
-    runs = []
-    for name, alpha in (("diabetes-a", 1.0), ("diabetes-b", 0.5), ("diabetes-c", 0.25)):
-        runs.append(
-            f"""
-apiVersion: aurora.dev/v1alpha1
-kind: MLTrainingJob
-metadata: {{name: {name}, namespace: {namespace}}}
-spec:
-  model: diabetes
-  dataset: {{builtin: diabetes}}
-  estimator: {{type: ridge, params: {{alpha: {alpha}}}}}
-  evaluation: {{gate: {{metric: r2, min: 0.2}}}}
-"""
-        )
-    return "---".join(runs)
+    gate = {"metric": "r2", "min": 0.2}
+    runs = [training_job(namespace, f"diabetes-{x}", params={"alpha": alpha}, gate=gate) for x, alpha in RUNS]
+    return dump(*runs)
 
 
-def ml_deployment(namespace: str, version: str) -> str:
-    return f"""
-apiVersion: aurora.dev/v1alpha1
-kind: MLDeployment
-metadata: {{name: diabetes, namespace: {namespace}}}
-spec:
-  model: diabetes
-  version: {version}
-  replicas: 2
-  ingress: {{host: diabetes.example.com}}
-  canary:
-    replicas: 1
-    steps: [{{setWeight: 20}}, {{setWeight: 50}}]
-    analysis: {{interval: {INTERVAL_SECONDS}s, minRequests: 10, maxErrorRate: 0.05, failureLimit: 2}}
-"""
+def serving(namespace: str, version: str, router: str) -> str:
+    """Three steps: the header route alone (weight 0), then 20 % and 50 %, each checked."""
+    interval = f"{INTERVAL_SECONDS}s"
+    canary = {
+        "replicas": 1,
+        "steps": [{"pause": {"duration": interval}}, {"setWeight": 20}, {"setWeight": 50}],
+        "analysis": {"interval": interval, "minRequests": 10, "maxErrorRate": 0.05, "failureLimit": 2},
+    }
+    return dump(ml_deployment(namespace, version=version, router=router, header=HEADER, canary=canary))
 
 
-def stop_process(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+class Scenario:
+    """The platform, the users and what they saw, and the moments that matter."""
 
+    def __init__(self, cluster, platform: Platform, router, name: str):
+        self.cluster, self.platform, self.router, self.name = cluster, platform, router, name
+        self.began = time.monotonic()
+        self.times: dict[str, float] = {}
+        self.checks: list[str] = []
 
-class Platform:
-    """Everything the scenario runs on, started in order and stopped in reverse (also when a
-    start fails half way: nothing outlives the test)."""
+    def status(self) -> dict:
+        return self.platform.status(DEPLOYMENTS, "diabetes")
 
-    def __init__(self, cluster, namespace: str, work: Path):
-        self.cluster, self.namespace, self.kube = cluster, namespace, cluster.admin()
-        self.models, self.targets = work / "models", work / "targets.json"
-        self.models.mkdir()
-        self.targets.write_text("[]")
-        self.errors: list[str] = []
-        self.stack = contextlib.ExitStack()
+    def wait(self, check, timeout: float, what: str, interval: float = 0.1):
+        """wait_until, saying on a timeout what the MLDeployment's status was."""
         try:
-            self.start(work)
-        except BaseException:
-            self.stack.close()
-            raise
+            return wait_until(check, timeout, what, interval)
+        except AssertionError as err:
+            raise AssertionError(f"{err}; the MLDeployment's status: {json.dumps(self.status(), indent=1)}") from None
 
-    def start(self, work: Path) -> None:
-        prometheus, prometheus_url = start_prometheus(work, self.targets)
-        self.stack.callback(stop_process, prometheus)
-        hooks, hooks_url = start_hooks(work, prometheus_url)
-        self.stack.callback(stop_process, hooks)
-        controllers = ("mltrainingjob-controller", "mldeployment-controller")
-        self.loop = Loop([StandIn(self.kube, name, hooks_url, self.namespace) for name in controllers])
-        self.trainer = TrainerKubelet(self.kube, self.namespace, self.models)
-        for thread in (self.loop, self.trainer):
+    def set_version(self, version: str) -> float:
+        patch = f'{{"spec":{{"version":"{version}"}}}}'
+        self.cluster.kubectl("patch", "mld", "diabetes", "-n", self.platform.namespace, "--type=merge", "-p", patch)
+        return time.monotonic()
+
+    def stable_on(self, version: str) -> dict | None:
+        status = self.status()
+        self.note_check(status)
+        ready = (status.get("stable") or {}).get("readyReplicas")
+        settled = (status.get("phase"), status.get("stableVersion"), ready) == ("Stable", version, 2)
+        return status if settled and not status.get("canaryVersion") else None
+
+    def note_check(self, status: dict) -> None:
+        """Each analysis check once, as the status records it."""
+        analysis = status.get("analysis") or {}
+        if analysis.get("time") and (not self.checks or not self.checks[-1].startswith(analysis["time"])):
+            step = f"step {analysis.get('step', 0) + 1}"
+            self.checks.append(f"{analysis['time']} {step}: {analysis.get('verdict')}, {analysis.get('message')}")
+
+    def start_users(self) -> None:
+        self.users = Users(self.router, host(self.platform.namespace), HEADER)
+        self.routes = RouteWeights(self.platform.kube, self.platform.namespace, "diabetes")
+        for thread in (self.users, self.routes):
             thread.start()
-            self.stack.callback(lambda t=thread: self.errors.extend(t.stop()))
-        self.watch_file = work / "watch.txt"
-        watch_output = self.stack.enter_context(open(self.watch_file, "w"))
-        self.watch = subprocess.Popen(
-            [str(self.cluster.bin / "kubectl"), "get", "mld", "-n", self.namespace, "-w"],
-            env={**os.environ, "KUBECONFIG": str(self.cluster.kubeconfig)},
-            stdout=watch_output,
-            stderr=subprocess.STDOUT,
-        )
-        self.stack.callback(stop_process, self.watch)
-
-    def serve(self, faults: dict) -> None:
-        self.tracks = Tracks(self.kube, self.namespace, "diabetes", self.models, self.targets, faults)
-        self.router = Router(self.kube, self.namespace, "diabetes", self.tracks)
-        self.tracks.start()
-        self.stack.callback(lambda: self.errors.extend(self.tracks.stop()))
-        self.stack.callback(lambda: self.router.is_alive() and self.router.stop())
-
-    def route(self) -> None:
-        self.router.start()
-
-    def status(self, resource: Resource, name: str) -> dict:
-        return self.kube.get(resource.path(self.namespace, name)).get("status") or {}
-
-    def stop(self) -> list[str]:
-        self.stack.close()
-        return self.errors
+        self.platform.stack.callback(self.routes.stop)
+        self.platform.stack.callback(self.users.stop)
 
 
-@pytest.fixture
-def platform(cluster, aurora_installed, namespace, tmp_path):
-    running = Platform(cluster, namespace, tmp_path)
-    yield running
-    assert running.stop() == []
+def train_three_versions(scenario: Scenario) -> list[str]:
+    platform = scenario.platform
+    platform.apply(training_jobs(platform.namespace))
 
-
-def test_train_serve_promote_and_roll_back_on_the_real_control_plane(cluster, platform, namespace):
-    began = time.monotonic()
-    cluster.kubectl("apply", "-f", "-", stdin=models_volume(namespace, platform.models))
-    cluster.kubectl("apply", "-f", "-", stdin=training_jobs(namespace))
-
-    # Three runs of one model, applied together: three versions, each trained for real.
     def trained():
         runs = [platform.status(TRAINING_JOBS, f"diabetes-{x}") for x in "abc"]
         return runs if all(run.get("phase") == "Succeeded" for run in runs) else None
 
-    runs = wait_until(trained, 90, "three training runs to succeed")
+    runs = wait_until(trained, 120, "three training runs to succeed")
     versions = [run["modelVersion"] for run in runs]
     assert versions == sorted(set(versions)) and all(run["metrics"]["r2"] > 0.2 for run in runs)
     assert all(run["gatePassed"] and run["promoted"] for run in runs)
-    trained_at = time.monotonic() - began
-    good, newer, broken = versions
+    scenario.times["trained"] = time.monotonic() - scenario.began
+    return versions
 
-    # A version that answers 30 % errors stands in for a broken model.
-    platform.serve(faults={broken: {"AURORA_FAULT_ERROR_RATE": "0.3"}})
-    cluster.kubectl("apply", "-f", "-", stdin=ml_deployment(namespace, good))
 
-    def stable_on(version: str):
-        status = platform.status(DEPLOYMENTS, "diabetes")
-        ready = (status.get("stable") or {}).get("readyReplicas")
-        return status if (status.get("phase"), status.get("stableVersion"), ready) == ("Stable", version, 2) else None
-
-    wait_until(lambda: stable_on(good), 60, "the first version to be served")
-    served_at = time.monotonic() - began
-    platform.route()
-
-    # A new version goes through the canary weights to promotion.
-    weights, checks = set(), []
+def promote(scenario: Scenario, newer: str) -> None:
+    """The new version goes through the header step, 20 % and 50 %, and is promoted."""
+    began = scenario.set_version(newer)
 
     def promoted():
-        status = platform.status(DEPLOYMENTS, "diabetes")
-        weights.add(status.get("canaryWeight"))
-        note_check(checks, status)
-        return stable_on(newer) if not status.get("canaryVersion") else None
+        if scenario.status().get("phase") == "Promoting":
+            scenario.times.setdefault("promoting", time.monotonic())
+        return scenario.stable_on(newer)
 
-    rollout_began = time.monotonic()
-    cluster.kubectl(
-        "patch", "mld", "diabetes", "-n", namespace, "--type=merge", "-p", f'{{"spec":{{"version":"{newer}"}}}}'
-    )
-    status = wait_until(promoted, 90, "the canary to be promoted", interval=0.1)
-    promoted_after = time.monotonic() - rollout_began
-    assert {20, 50} <= weights and status["reason"] == "Promoted"
+    status = scenario.wait(promoted, 120, "the canary to be promoted")
+    assert status["reason"] == "Promoted"
+    scenario.times["rollout"], scenario.times["promoted"] = began, time.monotonic() - began
 
-    # The replaced version stays ready on the previous track; aurora.dev/rollback sends all
-    # traffic back to it at once, and the stable track follows.
+
+def roll_back_at_once(scenario: Scenario, good: str, newer: str) -> None:
+    """aurora.dev/rollback sends all traffic to the previous track's ready pods, then the stable
+    track runs the previous version again."""
+
     def previous_ready():
-        status = platform.status(DEPLOYMENTS, "diabetes")
+        status = scenario.status()
         return status if (status.get("previous") or {}).get("readyReplicas") == 2 else None
 
-    assert wait_until(previous_ready, 60, "the previous track to be ready")["previousVersion"] == good
-    platform.router.first_answer.pop(good, None)
-    rollback_asked = time.monotonic()
-    cluster.kubectl("annotate", "mld", "diabetes", "-n", namespace, "aurora.dev/rollback=e2e")
-    wait_until(lambda: good in platform.router.first_answer, 30, "the previous version to answer", interval=0.05)
-    switched_after = platform.router.first_answer[good] - rollback_asked
+    assert scenario.wait(previous_ready, 60, "the previous track to be ready")["previousVersion"] == good
+
+    def only_newer_answers() -> bool:
+        recent = scenario.users.since(time.monotonic() - 1.0)
+        return bool(recent) and {a.version for a in recent} == {newer}
+
+    # The old version's last pods have drained: whatever answers with it next is the rollback.
+    wait_until(only_newer_answers, 30, "users to get only the promoted version", interval=0.1)
+    asked = time.monotonic()
+    namespace = scenario.platform.namespace
+    scenario.cluster.kubectl("annotate", "mld", "diabetes", "-n", namespace, "aurora.dev/rollback=e2e")
+    wait_until(lambda: scenario.users.first_answer(good, asked), 30, "the previous version to answer", interval=0.05)
+    scenario.times["switched"] = scenario.users.first_answer(good, asked) - asked
 
     def back_on_good():
-        status = platform.status(DEPLOYMENTS, "diabetes")
+        status = scenario.status()
         settled = not status.get("trafficOnPrevious") and not status.get("previousVersion")
-        return (
-            status if status.get("stable") == {"version": good, "replicas": 2, "readyReplicas": 2} and settled else None
-        )
+        running = status.get("stable") == {"version": good, "replicas": 2, "readyReplicas": 2}
+        return status if running and settled else None
 
-    status = wait_until(back_on_good, 60, "the stable track to run the previous version", interval=0.1)
-    restored_after = time.monotonic() - rollback_asked
+    status = scenario.wait(back_on_good, 90, "the stable track to run the previous version")
+    scenario.times["restored"] = time.monotonic() - asked
     assert (status["phase"], status["reason"], status["failedVersion"]) == ("RolledBack", "RollbackRequested", newer)
 
-    # A version that fails its analysis is rolled back; stable never moved.
-    def rolled_back():
-        status = platform.status(DEPLOYMENTS, "diabetes")
-        note_check(checks, status)
-        failed = status.get("failedVersion") == broken
-        return status if failed and status.get("phase") == "RolledBack" and not status.get("canaryVersion") else None
 
-    rollback_began = time.monotonic()
-    cluster.kubectl(
-        "patch", "mld", "diabetes", "-n", namespace, "--type=merge", "-p", f'{{"spec":{{"version":"{broken}"}}}}'
-    )
-    status = wait_until(rolled_back, 90, "the broken canary to be rolled back", interval=0.1)
-    rolled_back_after = time.monotonic() - rollback_began
+def roll_back_broken(scenario: Scenario, good: str, broken: str) -> None:
+    def rolled_back():
+        status = scenario.status()
+        scenario.note_check(status)
+        done = status.get("phase") == "RolledBack" and status.get("failedVersion") == broken
+        return status if done and not status.get("canaryVersion") else None
+
+    began = scenario.set_version(broken)
+    status = scenario.wait(rolled_back, 120, "the broken canary to be rolled back")
+    scenario.times["rolled_back"] = time.monotonic() - began
     assert status["stableVersion"] == good and status["canaryWeight"] == 0
     assert "error rate" in status["message"]
 
-    # Once the canary is drained and gone the status settles: no status write causes another.
-    def writes() -> int:
-        return sum(standin.status_writes for standin in platform.loop.standins)
 
-    seen = [writes(), time.monotonic()]
+def settles(scenario: Scenario) -> None:
+    """Once the canary is drained and gone, no status write causes another."""
+    path = DEPLOYMENTS.path(scenario.platform.namespace, "diabetes")
+    seen = [scenario.platform.kube.get(path)["metadata"]["resourceVersion"], time.monotonic()]
 
-    def settled() -> bool:
-        if writes() != seen[0]:
-            seen[:] = [writes(), time.monotonic()]
-        return time.monotonic() - seen[1] > 3
+    def unchanged_for_5s() -> bool:
+        version = scenario.platform.kube.get(path)["metadata"]["resourceVersion"]
+        if version != seen[0]:
+            seen[:] = [version, time.monotonic()]
+        return time.monotonic() - seen[1] > 5
 
-    wait_until(settled, 20, "the status to stop changing", interval=0.2)
-
-    answers = platform.router.stop()
-    assert answers[("canary", 500)] > 0 and answers[("stable", 200)] > 0
-    # Promotion and rollback dropped nothing: no request found its track without a server.
-    assert answers[("stable", 500)] == 0 and answers[("stable", "unanswered")] == 0
-    assert answers[("stable", "no backend")] == answers[("canary", "no backend")] == 0
-    time.sleep(1)
-    stop_process(platform.watch)
-    times = (trained_at, served_at, promoted_after, switched_after, restored_after, rolled_back_after)
-    report(cluster, namespace, platform, times, answers, checks)
+    wait_until(unchanged_for_5s, 30, "the MLDeployment to stop changing", interval=0.2)
 
 
-def note_check(checks: list[str], status: dict) -> None:
-    """Each analysis check once, as the status records it."""
-    analysis = status.get("analysis") or {}
-    if analysis.get("time") and (not checks or not checks[-1].startswith(analysis["time"])):
-        step = f"step {analysis.get('step', 0) + 1}"
-        checks.append(f"{analysis['time']} {step}: {analysis.get('verdict')}, {analysis.get('message')}")
+@pytest.mark.parametrize(
+    "router_kind, strategy",
+    [("nginx", "dynamic-apply"), ("gatewayAPI", "dynamic-apply"), ("nginx", "server-side-apply")],
+    ids=["nginx-dynamic-apply", "gatewayAPI-dynamic-apply", "nginx-server-side-apply"],
+)
+def test_train_serve_promote_and_roll_back_through_the_router(
+    cluster, aurora_installed, router, namespace, tmp_path, router_kind, strategy
+):
+    platform = Platform(cluster, namespace, tmp_path, strategy=strategy)
+    scenario = Scenario(cluster, platform, router, f"{router_kind}-{strategy}")
+    try:
+        good, newer, broken = train_three_versions(scenario)
+        # A version that answers 30 % errors stands in for a broken model.
+        platform.pods.faults[broken] = {"AURORA_FAULT_ERROR_RATE": "0.3"}
+        platform.apply(serving(namespace, good, router_kind))
+        scenario.wait(lambda: scenario.stable_on(good), 60, "the first version to be served")
+        scenario.times["served"] = time.monotonic() - scenario.began
+        scenario.start_users()
+        wait_until(lambda: scenario.users.first_answer(good, 0), 30, "the router to serve the first version")
+        promote(scenario, newer)
+        roll_back_at_once(scenario, good, newer)
+        roll_back_broken(scenario, good, broken)
+        settles(scenario)
+        answers = scenario.users.stop()
+    finally:
+        errors = platform.stop()
+    assert errors == []
+    check_what_users_saw(scenario, answers, newer, broken)
+    report(scenario, answers, newer)
 
 
-def report(cluster, namespace, platform, times, answers, checks) -> None:
-    trained_at, served_at, promoted_after, switched_after, restored_after, rolled_back_after = times
-    tables = cluster.kubectl("get", "mltj,mld", "-n", namespace).stdout
-    text = (
-        f"trained 3 versions in {trained_at:.1f} s; first version served at {served_at:.1f} s;\n"
-        f"canary promoted {promoted_after:.1f} s after the version change; aurora.dev/rollback: the "
-        f"previous version answered {switched_after:.2f} s after the annotation, the stable track ran it "
-        f"again {restored_after:.1f} s after;\nbroken canary rolled back "
-        f"{rolled_back_after:.1f} s after its version change; analysis interval {INTERVAL_SECONDS} s\n"
-        f"requests answered: {dict(sorted((f'{t} {c}', n) for (t, c), n in answers.items()))}\n"
-        f"answered by version: {dict(sorted(platform.router.versions.items()))}\n\n"
-        f"$ kubectl get mld -w\n{platform.watch_file.read_text()}\n$ kubectl get mltj,mld\n{tables}\n"
-        f"analysis checks (status.analysis):\n" + "\n".join(checks) + "\n"
+def canary_answers(scenario: Scenario, answers) -> list:
+    """Answers to requests sent while the new version was the canary, before its promotion began."""
+    return [a for a in answers if scenario.times["rollout"] <= a.sent < scenario.times["promoting"]]
+
+
+def check_what_users_saw(scenario: Scenario, answers, newer: str, broken: str) -> None:
+    # Nothing was lost: every request was answered by a version, and only the broken one erred.
+    lost = [a for a in answers if not a.version or (a.status != 200 and a.version != broken)]
+    assert lost == [], timeline(scenario, lost)
+    assert any(a.version == broken and a.status == 500 for a in answers)
+    # At each weight the canary got its share of the requests without the header; at weight 0, none.
+    rollout = canary_answers(scenario, answers)
+    measured = shares(rollout, scenario.routes, newer)
+    for weight in (20, 50):
+        hits, total = measured[weight]
+        assert total >= 50 and abs(hits / total - weight / 100) <= SHARE_TOLERANCE, (weight, hits, total)
+    assert measured[0][0] == 0 and measured[0][1] > 0
+    # A request with the header reached the canary while its weight was 0.
+    by_header = header_answers(rollout, scenario.routes)
+    assert by_header and {a.version for a in by_header} == {newer}
+
+
+def timeline(scenario: Scenario, lost) -> str:
+    """Lost requests among the route changes and the moments of the scenario, for a failure."""
+    began = scenario.began
+    events = [(a.sent, f"lost: {a.status} header={a.header}") for a in lost]
+    events += [(at, f"route: {route}") for at, route in scenario.routes.changes]
+    events += [(at, name) for name, at in scenario.times.items() if at > began]
+    return "\n".join(f"{at - began:8.2f} {what}" for at, what in sorted(events))
+
+
+def report(scenario: Scenario, answers, newer: str) -> None:
+    times, rollout = scenario.times, canary_answers(scenario, answers)
+    measured = shares(rollout, scenario.routes, newer)
+    steps = "\n".join(
+        f"  weight {weight:>3} %: canary answered {hits} of {total} requests ({100 * hits / total:.1f} %)"
+        for weight, (hits, total) in sorted(measured.items())
     )
-    TRANSCRIPT.parent.mkdir(exist_ok=True)
-    TRANSCRIPT.write_text(text)
+    header = header_answers(rollout, scenario.routes)
+    outcomes: dict[str, int] = {}
+    for a in answers:
+        key = f"{a.version or 'router'} {a.status}"
+        outcomes[key] = outcomes.get(key, 0) + 1
+    watch = scenario.platform.watch_file.read_text()
+    tables = scenario.cluster.kubectl("get", "mltj,mld", "-n", scenario.platform.namespace).stdout
+    text = (
+        f"{scenario.name}: trained 3 versions in {times['trained']:.1f} s; first version served at "
+        f"{times['served']:.1f} s;\ncanary promoted {times['promoted']:.1f} s after the version change; "
+        f"aurora.dev/rollback: the previous version answered {times['switched']:.2f} s after the annotation, "
+        f"the stable track ran it again {times['restored']:.1f} s after;\nbroken canary rolled back "
+        f"{times['rolled_back']:.1f} s after its version change; analysis interval {INTERVAL_SECONDS} s\n"
+        f"shares through Traefik while the new version was the canary (requests without the header):\n{steps}\n"
+        f"  with the header {HEADER['name']}: {len(header)} requests at weight 0, answered by "
+        f"{sorted({a.version for a in header})}\n"
+        f"answers (version status): {dict(sorted(outcomes.items()))}\n\n"
+        f"$ kubectl get mld -w\n{watch}\n$ kubectl get mltj,mld\n{tables}\n"
+        "analysis checks (status.analysis):\n" + "\n".join(scenario.checks) + "\n"
+    )
+    out = ROOT / "var" / f"cluster-e2e-{scenario.name}.txt"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(text)
     print(text)

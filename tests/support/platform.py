@@ -1,0 +1,183 @@
+"""Aurora on the cluster tier, as an operator runs it: the real Metacontroller calling `aurora-hooks`,
+Prometheus scraping the inference pods at their addresses, the programs of training and
+inference pods run for their pods, and `kubectl get mld -w`.
+
+Everything starts in order and stops in reverse, also when a start fails half way: nothing
+outlives the test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import threading
+from pathlib import Path
+
+import yaml
+
+from hooks.inference_objects import PORT
+from tests.conftest import require_tool
+from tests.kube_cluster import Resource
+from tests.support.metacontroller import running_metacontroller
+from tests.support.processes import Program, venv_program
+from tests.support.serving_pods import PODS, SERVER_PODS, ServingPods
+from tests.test_gunicorn import free_port
+from tests.trainer_kubelet import TrainerKubelet
+
+TRAINING_JOBS = Resource("aurora.dev/v1alpha1", "mltrainingjobs")
+DEPLOYMENTS = Resource("aurora.dev/v1alpha1", "mldeployments")
+
+
+def models_volume(namespace: str, folder: Path) -> str:
+    """One static PV per namespace onto the shared folder, bound to that namespace's claim."""
+    return f"""
+apiVersion: v1
+kind: PersistentVolume
+metadata: {{name: aurora-models-{namespace}}}
+spec:
+  capacity: {{storage: 1Gi}}
+  accessModes: [ReadWriteMany]
+  storageClassName: aurora-local
+  persistentVolumeReclaimPolicy: Retain
+  claimRef: {{namespace: {namespace}, name: aurora-models}}
+  hostPath: {{path: {folder}}}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {{name: aurora-models, namespace: {namespace}}}
+spec:
+  accessModes: [ReadWriteMany]
+  storageClassName: aurora-local
+  volumeName: aurora-models-{namespace}
+  resources: {{requests: {{storage: 1Gi}}}}
+"""
+
+
+def prometheus_config(targets: Path) -> dict:
+    """Scrape the inference pods listed in `targets` (file_sd, kept by PodTargets)."""
+    discovery = {"files": [str(targets)], "refresh_interval": "1s"}
+    job = {"job_name": "inference", "file_sd_configs": [discovery]}
+    return {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"}, "scrape_configs": [job]}
+
+
+class PodTargets(threading.Thread):
+    """What Prometheus's Kubernetes discovery and the PodMonitor of manifests/base/monitoring.yaml
+    give in a cluster, for Debian's Prometheus, which is built without Kubernetes discovery: the
+    `http` port of every inference pod of the namespace that has an address, labelled with the
+    namespace, written as a file_sd target file."""
+
+    def __init__(self, kube, namespace: str, targets: Path):
+        super().__init__(daemon=True)
+        self.kube, self.namespace, self.targets = kube, namespace, targets
+        self.stopped = threading.Event()
+        self.errors: list[str] = []
+        self.write([])
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                pods = self.kube.list(PODS, self.namespace, labelSelector=SERVER_PODS)
+                self.write(sorted(f"{p['status']['podIP']}:{PORT}" for p in pods if p.get("status", {}).get("podIP")))
+            except Exception as err:  # a thread that died silently would hang the test instead
+                self.errors.append(f"{type(err).__name__}: {err}")
+            self.stopped.wait(0.5)
+
+    def write(self, addresses: list[str]) -> None:
+        partial = self.targets.with_suffix(".partial")
+        partial.write_text(json.dumps([{"targets": addresses, "labels": {"namespace": self.namespace}}]))
+        partial.replace(self.targets)
+
+    def stop(self) -> list[str]:
+        self.stopped.set()
+        self.join(timeout=10)
+        return self.errors
+
+
+class Platform:
+    """The test's namespace with Aurora running on it; `stop()` returns what went wrong in the
+    programs played for the pods."""
+
+    def __init__(self, cluster, namespace: str, work: Path, *, strategy: str = "dynamic-apply", faults=None):
+        self.cluster, self.namespace, self.kube, self.work = cluster, namespace, cluster.admin(), work
+        self.models = work / "models"
+        self.models.mkdir(exist_ok=True)
+        self.errors: list[str] = []
+        self.stack = contextlib.ExitStack()
+        try:
+            self.start(strategy, faults or {})
+        except BaseException:
+            self.stack.close()
+            raise
+
+    def start(self, strategy: str, faults: dict) -> None:
+        self.cluster.kubectl("apply", "-f", "-", stdin=models_volume(self.namespace, self.models))
+        self.prometheus_url = self.start_prometheus()
+        hooks_url = self.start_hooks()
+        self.metacontroller = self.stack.enter_context(
+            running_metacontroller(self.cluster, hooks_url, self.work, strategy)
+        )
+        self.trainer = TrainerKubelet(self.kube, self.namespace, self.models)
+        self.pods = ServingPods(self.kube, self.namespace, self.models, faults)
+        for thread in (self.trainer, self.pods):
+            thread.start()
+            self.stack.callback(lambda t=thread: self.errors.extend(t.stop()))
+        self.watch_file = self.work / "watch.txt"
+        watch_output = self.stack.enter_context(open(self.watch_file, "w"))
+        self.watch = subprocess.Popen(
+            [str(self.cluster.bin / "kubectl"), "get", "mld", "-n", self.namespace, "-w"],
+            env={**os.environ, "KUBECONFIG": str(self.cluster.kubeconfig)},
+            stdout=watch_output,
+            stderr=subprocess.STDOUT,
+        )
+        self.stack.callback(self.stop_watch)
+
+    def start_prometheus(self) -> str:
+        port, targets = free_port(), self.work / "targets.json"
+        discovery = PodTargets(self.kube, self.namespace, targets)
+        discovery.start()
+        self.stack.callback(lambda: self.errors.extend(discovery.stop()))
+        config = self.work / "prometheus.yml"
+        config.write_text(yaml.safe_dump(prometheus_config(targets)))
+        argv = [
+            require_tool("prometheus"),
+            f"--config.file={config}",
+            f"--storage.tsdb.path={self.work / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ]
+        program = Program(argv, self.work / "prometheus.log")
+        self.stack.callback(program.stop)
+        program.wait_for(f"http://127.0.0.1:{port}/-/ready", "Prometheus")
+        return f"http://127.0.0.1:{port}"
+
+    def start_hooks(self) -> str:
+        port = free_port()
+        (self.work / "hooks-metrics").mkdir()
+        env = {
+            "PROMETHEUS_MULTIPROC_DIR": str(self.work / "hooks-metrics"),
+            "AURORA_PROMETHEUS_URL": self.prometheus_url,
+            "AURORA_TRAINER_IMAGE": "aurora:dev",
+            "AURORA_SERVER_IMAGE": "aurora:dev",
+            "AURORA_DRAIN_SECONDS": "1",
+        }
+        argv = [venv_program("aurora-hooks"), "--bind", f"127.0.0.1:{port}", "--workers", "2"]
+        program = Program(argv, self.work / "hooks.log", env)
+        self.stack.callback(program.stop)
+        program.wait_for(f"http://127.0.0.1:{port}/healthz", "aurora-hooks")
+        return f"http://127.0.0.1:{port}"
+
+    def apply(self, manifest: str) -> None:
+        self.cluster.kubectl("apply", "-f", "-", stdin=manifest)
+
+    def status(self, resource: Resource, name: str) -> dict:
+        return self.kube.get(resource.path(self.namespace, name)).get("status") or {}
+
+    def stop_watch(self) -> None:
+        if self.watch.poll() is None:
+            self.watch.terminate()
+            self.watch.wait(timeout=10)
+
+    def stop(self) -> list[str]:
+        self.stack.close()
+        return self.errors
