@@ -14,6 +14,10 @@ WORSE_ERROR_RATE_MARGIN = 0.005
 WORSE_LATENCY_MARGIN_SECONDS = 0.05
 # Added to every bin's share before the logarithm, so an empty bin does not make the index infinite.
 PSI_EPSILON = 1e-4
+# A shift passes only when the index chance alone gives is at most this share of the limit, and
+# fails only when it exceeds the limit by more than this many times that index.
+SHIFT_NOISE_SHARE = 0.5
+SHIFT_NOISE_MARGIN = 4.0
 
 
 def judge(observations: dict, analysis: dict) -> tuple[str, list[str]]:
@@ -24,16 +28,50 @@ def judge(observations: dict, analysis: dict) -> tuple[str, list[str]]:
     if requests < max(analysis["minRequests"], 1):
         return INCONCLUSIVE, [f"canary served {requests:g} requests < minRequests {analysis['minRequests']}"]
     reasons = threshold_failures(canary, analysis) or comparison_failures(canary, stable, analysis)
-    reasons = reasons or shift_failures(canary, analysis)
-    return (FAIL, reasons) if reasons else (PASS, [summary_line(canary, analysis)])
+    if reasons:
+        return FAIL, reasons
+    reasons = shift_failures(canary, analysis)
+    if reasons:
+        return FAIL, reasons
+    unjudged = unmeasured_shift(canary, analysis)
+    return (INCONCLUSIVE, [unjudged]) if unjudged else (PASS, [summary_line(canary, analysis)])
 
 
 def shift_failures(canary: dict, analysis: dict) -> list[str]:
-    """Predictions that moved away from the stable version's, when a limit is set."""
+    """Predictions that moved away from the stable version's, by more than the limit and more
+    than chance could (four times the index chance alone gives), when a limit is set."""
     limit, shift = analysis.get("maxPredictionShift"), canary.get("predictionShift")
-    if limit is None or shift is None or shift <= limit:
+    noise = canary.get("predictionShiftNoise") or 0.0
+    if limit is None or shift is None or shift <= limit + SHIFT_NOISE_MARGIN * noise:
         return []
     return [f"canary predictions shifted from stable's: PSI {shift:.3g} > {limit:g}"]
+
+
+def unmeasured_shift(canary: dict, analysis: dict) -> str:
+    """Why the window's predictions cannot tell a shift of the limit from chance ('' when they can):
+    over the limit but not clearly, or too few to have seen a shift of the limit's size."""
+    limit, shift, noise = (
+        analysis.get("maxPredictionShift"),
+        canary.get("predictionShift"),
+        canary.get("predictionShiftNoise"),
+    )
+    if limit is None or shift is None or noise is None or (shift <= limit and noise <= limit * SHIFT_NOISE_SHARE):
+        return ""
+    return (
+        f"too few predictions to judge a shift: PSI {shift:.2g}, of which chance alone gives about "
+        f"{noise:.2g}, against the limit {limit:g}"
+    )
+
+
+def shift_noise(stable: list[float], canary: list[float]) -> float | None:
+    """The index two samples of one distribution show by chance alone: about (bins - 1) times
+    (1/n_canary + 1/n_stable), counting the bins either sample uses (the index, scaled by the
+    samples' sizes, is close to a chi-square with bins - 1 degrees of freedom). None without counts."""
+    total_stable, total_canary = sum(stable), sum(canary)
+    if len(stable) != len(canary) or total_stable <= 0 or total_canary <= 0:
+        return None
+    used = sum(1 for s, c in zip(stable, canary, strict=True) if s > 0 or c > 0)
+    return max(used - 1, 0) * (1 / total_canary + 1 / total_stable)
 
 
 def population_stability(stable: list[float], canary: list[float]) -> float | None:
@@ -99,5 +137,8 @@ def track_numbers(track) -> dict:
         "errorRate": number(track.get("errorRate")),
         "latencyP99": number(track.get("latencyP99")),
     }
-    shift = number(track.get("predictionShift"))
-    return numbers if shift is None else {**numbers, "predictionShift": shift}
+    for field in ("predictionShift", "predictionShiftNoise"):
+        value = number(track.get(field))
+        if value is not None:
+            numbers[field] = value
+    return numbers

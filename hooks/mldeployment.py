@@ -571,14 +571,7 @@ def desired_children(parent: dict, spec: dict, r: Rollout, config: HookConfig, p
     if r.previous_version or replaced:
         version = r.previous_version or replaced
         children.append(objects.new_deployment(parent, spec, objects.PREVIOUS, version, plan.replicas, config))
-    canary_version = r.canary_version or r.draining_version
-    if canary_version:
-        children += [
-            objects.new_deployment(
-                parent, spec, objects.CANARY, canary_version, spec["canary"]["replicas"], config, r.stable_version
-            ),
-            objects.new_service(parent, spec, objects.CANARY),
-        ]
+    children += canary_children(parent, spec, r, config, request)
     if spec.get("autoscaling"):
         children.append(objects.new_autoscaler(parent, spec))
     # The header route and mirroring start with the steps, once the canary's pods are ready.
@@ -586,6 +579,23 @@ def desired_children(parent: dict, spec: dict, r: Rollout, config: HookConfig, p
     split = Split(canary=bool(r.canary_version), weight=r.canary_weight, header=header, mirror=is_mirroring(r, plan))
     observed_routes = {key: observed(request, key) for key in (INGRESS_KEY, ROUTE_KEY)}
     return children + route_children(parent, spec, split, observed_routes)
+
+
+def canary_children(parent: dict, spec: dict, r: Rollout, config: HookConfig, request: dict) -> list[dict]:
+    """The canary's Deployment and Service. A draining canary's are kept exactly as they run:
+    its pods count predictions on the stable version's bounds, which a promotion changes, and a
+    rebuilt template would start new pods only to remove them a moment later."""
+    if r.canary_version:
+        replicas = spec["canary"]["replicas"]
+        return [
+            objects.new_deployment(parent, spec, objects.CANARY, r.canary_version, replicas, config, r.stable_version),
+            objects.new_service(parent, spec, objects.CANARY),
+        ]
+    if not r.draining_version:
+        return []
+    name = objects.child_name(parent, objects.CANARY)
+    running = [observed(request, key).get(name) for key in (DEPLOYMENT_KEY, SERVICE_KEY)]
+    return [kept_copy(child) for child in running if child]
 
 
 def is_mirroring(r: Rollout, plan: Plan) -> bool:

@@ -40,6 +40,11 @@ LABEL_RUN_UID = "aurora.dev/training-job-uid"
 # Trainer exit codes the controller acts on (trainer/errors.py): never retried.
 EXIT_BAD_INPUT, EXIT_GATE_FAILED = 2, 3
 METRIC_NAMES = ("r2", "rmse", "mae", "rows", "trainSeconds")
+# The trainer's reasons for exit code 2 that are the models volume's, not the run's input.
+STORE_FAILURES = {
+    "StoreNotWritable": "the trainer cannot write to the models volume",
+    "NoSpace": "the models volume is full",
+}
 DEFAULTS = {
     "evaluation": {"testFraction": 0.2, "seed": 42},
     "promote": True,
@@ -363,10 +368,12 @@ def runs_choosing_first(siblings: list[dict], parent: dict, now: datetime) -> li
     return sorted(waiting)
 
 
-def failure_reason(job: dict, exit_code: int | None) -> tuple[str, str]:
+def failure_reason(job: dict, exit_code: int | None, summary: dict) -> tuple[str, str]:
     """Why a failed Job failed, in words."""
     if exit_code == EXIT_GATE_FAILED:
         return "QualityGateFailed", "the model did not pass the quality gate; its version is published unpromoted"
+    if exit_code == EXIT_BAD_INPUT and summary.get("reason") in STORE_FAILURES:
+        return summary["reason"], STORE_FAILURES[summary["reason"]]
     if exit_code == EXIT_BAD_INPUT:
         return "InvalidInput", "the trainer rejected its input (dataset or parameters)"
     condition = has_job_condition(job, "Failed") or {}
@@ -402,7 +409,7 @@ def job_outcome(job: dict, request: dict) -> dict:
         return {**outcome, "phase": SUCCEEDED, "completionTime": job_status.get("completionTime")}
     failed = has_job_condition(job, "Failed")
     if failed:
-        reason, message = failure_reason(job, exit_code)
+        reason, message = failure_reason(job, exit_code, summary)
         detail = summary.get("error") or summary.get("reason")
         message = f"{message}: {detail}" if detail else message
         return {

@@ -13,7 +13,7 @@ import time
 
 import requests
 
-from hooks.analysis import population_stability
+from hooks.analysis import population_stability, shift_noise
 
 log = logging.getLogger("aurora.hooks")
 QUERY_TIMEOUT_SECONDS = 2.0
@@ -80,29 +80,30 @@ class PrometheusClient:
             return None
         for track in observations.values():
             track["requests"] = track["requests"] or 0.0
-        shift = self.prediction_shift(window, started)
-        if shift is not None:
-            observations["canary"]["predictionShift"] = shift
+        observations["canary"].update(self.prediction_shift(window, started))
         return observations
 
-    def prediction_shift(self, window: dict, started: float) -> float | None:
-        """PSI of the canary's predictions against stable's over the window; None when either
-        track has no prediction histogram or the budget is spent (the check then ignores it)."""
+    def prediction_shift(self, window: dict, started: float) -> dict:
+        """PSI of the canary's predictions against stable's over the window, and the PSI chance
+        alone would give samples of their sizes; {} when either track has no prediction
+        histogram or the budget is spent (the check then ignores it)."""
         counts = {}
         try:
             for track in ("stable", "canary"):
                 left = self.budget - (time.monotonic() - started)
                 if left <= 0.05:
-                    return None
+                    return {}
                 query = f"sum by (le) (increase({PREDICTIONS}{selector(window, track)}[{window['windowSeconds']}s]))"
                 counts[track] = bin_counts(self.vector(query, timeout=min(self.timeout, left)))
         except PrometheusError as err:
             log.warning("prometheus %s: no prediction histogram: %s", self.url, err)
-            return None
+            return {}
         if set(counts["stable"]) != set(counts["canary"]):
-            return None  # not the same bounds: not comparable
+            return {}  # not the same bounds: not comparable
         bounds = sorted(counts["stable"])
-        return population_stability([counts["stable"][b] for b in bounds], [counts["canary"][b] for b in bounds])
+        stable, canary = [counts["stable"][b] for b in bounds], [counts["canary"][b] for b in bounds]
+        shift, noise = population_stability(stable, canary), shift_noise(stable, canary)
+        return {} if shift is None else {"predictionShift": shift, "predictionShiftNoise": noise}
 
     def vector(self, query: str, timeout: float) -> list[dict]:
         try:

@@ -100,7 +100,9 @@ def kept_copy(child: dict) -> dict:
     annotations = {
         k: v for k, v in (metadata.get("annotations") or {}).items() if not k.startswith("metacontroller.k8s.io/")
     }
-    fresh = {"name": metadata.get("name"), "labels": metadata.get("labels") or {}, "annotations": annotations}
+    fresh = {"name": metadata.get("name"), "labels": metadata.get("labels") or {}}
+    if annotations:
+        fresh["annotations"] = annotations
     return {
         "apiVersion": child.get("apiVersion"),
         "kind": child.get("kind"),

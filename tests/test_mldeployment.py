@@ -664,3 +664,19 @@ def test_children_whose_creates_did_not_happen_are_asked_for_again_until_they_ex
     assert "resyncAfterSeconds" not in rollout.cluster.last_response
     available = next(c for c in status["conditions"] if c["type"] == "Available")
     assert (available["status"], available["reason"]) == ("True", "StableReady")
+
+
+def test_a_promoted_canary_drains_as_it_runs_without_new_pods():
+    # Its pods count predictions on the stable version's bounds; the promotion changes that
+    # version, and a rebuilt template would roll new canary pods just before their removal.
+    rollout = started()
+    run_until(rollout, "Promoting")
+    template = copy.deepcopy(rollout.cluster.children[DEPLOYMENTS]["housing-canary"]["spec"])
+    updates = len(rollout.cluster.updated)
+    run_until(rollout, "Stable")
+    assert rollout.status.get("drainingSince")
+    canary = rollout.cluster.children[DEPLOYMENTS]["housing-canary"]
+    assert canary["spec"] == template
+    assert f"{DEPLOYMENTS}/housing-canary" not in rollout.cluster.updated[updates:]
+    rollout.tick(11)
+    assert "housing-canary" not in rollout.cluster.children[DEPLOYMENTS]

@@ -128,6 +128,28 @@ def test_a_failed_gate_fails_the_run_with_reason_quality_gate_failed(cluster):
     assert cluster.status["promoted"] is False and cluster.status["metrics"]["r2"] == 0.455
 
 
+@pytest.mark.parametrize(
+    ("reason", "words"),
+    [("StoreNotWritable", "the trainer cannot write to the models volume"), ("NoSpace", "the models volume is full")],
+)
+def test_a_models_volume_that_refuses_the_run_says_so_rather_than_blaming_its_input(cluster, reason, words):
+    cluster.tick(FIXED_NOW)
+    at = FIXED_NOW + timedelta(seconds=20)
+    cluster.children[JOBS][JOB]["status"] = {
+        "conditions": [
+            {"type": "Failed", "status": "True", "reason": "PodFailurePolicy", "lastTransitionTime": stamp(at)}
+        ]
+    }
+    report = json.dumps(
+        {"exitCode": 2, "error": "the model store /models is not writable by uid 10001", "reason": reason}
+    )
+    cluster.related[f"{JOB}-abcde"] = trainer_pod(2, report, stamp(at))
+    cluster.tick(at + timedelta(seconds=1))
+    failed = next(c for c in cluster.status["conditions"] if c["type"] == "Failed")
+    assert (cluster.status["phase"], failed["reason"]) == ("Failed", reason)
+    assert failed["message"] == f"{words}: the model store /models is not writable by uid 10001"
+
+
 def test_a_deadline_fails_the_run_with_reason_deadline_exceeded(cluster):
     cluster.tick(FIXED_NOW)
     finish(

@@ -9,32 +9,22 @@ promoted. The two timelines are written to var/prediction-shift-live.txt.
 
 from __future__ import annotations
 
-import csv
-
 import pytest
-from sklearn.datasets import load_diabetes
 
 from tests.live_canary import live_setup, run_rollout
+from tests.support.datasets import shifted_diabetes
 from tests.test_manifests import ROOT
 
 MAX_SHIFT = 0.25
 # Shadow first: two failed checks (3 s apart) fit well inside the mirror step.
 STEPS = [{"mirror": {"duration": "12s"}}, {"setWeight": 10}, {"setWeight": 50}]
 REPORT = ROOT / "var" / "prediction-shift-live.txt"
-FEATURES = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
 
 
 @pytest.fixture(scope="module")
 def corrupted(tmp_path_factory):
     """builtin:diabetes with its target moved up by 150: the same features, other answers."""
-    data = load_diabetes()
-    path = tmp_path_factory.mktemp("data") / "diabetes-shifted.csv"
-    with path.open("w", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow([*FEATURES, "target"])
-        for row, target in zip(data.data, data.target, strict=True):
-            writer.writerow([*row, target + 150])
-    return f"csv:{path}:target"
+    return f"csv:{shifted_diabetes(tmp_path_factory.mktemp('data') / 'diabetes-shifted.csv')}:target"
 
 
 def describe(label: str, result: dict) -> str:

@@ -295,3 +295,19 @@ def test_the_hook_service_runs_without_importing_scikit_learn():
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_a_models_volume_this_user_cannot_write_fails_at_once_with_exit_2_and_says_who(model_root, monkeypatch):
+    # What the real node found: a hostPath volume owned by root, the trainer running as 10001.
+    import errno
+    import tempfile
+
+    def refused(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(model_root / MODEL / "versions"))
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", refused)
+    trained_at = []
+    monkeypatch.setattr("trainer.cli.train", lambda *a, **k: trained_at.append(1))
+    code, summary = train(model_root, MODEL)
+    assert code == 2 and summary["reason"] == "StoreNotWritable" and trained_at == []
+    assert f"not writable by uid {os.getuid()} gid {os.getgid()}" in summary["error"]

@@ -65,6 +65,8 @@ def run(args: argparse.Namespace, now: datetime, run_id: str = "") -> tuple[int,
     """Train, evaluate and publish; return the exit code and the summary."""
     model_store = store.ModelStore(args.model_root)
     store.check_model_name(args.model)
+    # Before any training: a volume this run cannot write to is not worth the time, nor a retry.
+    model_store.check_writable(args.model)
     if args.version:
         store.check_version(args.version)
         # Checked before any training: a retried run finds its own version, another run's is refused.
@@ -179,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         code, summary = run(args, datetime.now(UTC), os.environ.get("AURORA_RUN_ID", ""))
+    except store.NotWritable as err:
+        code, summary = EXIT_BAD_INPUT, {"model": args.model, "error": str(err), "reason": "StoreNotWritable"}
+        log.error("%s", err)
     except (InputError, store.InvalidName, store.VersionExists, store.CorruptVersion) as err:
         code, summary = EXIT_BAD_INPUT, {"model": args.model, "error": str(err), "reason": "InvalidInput"}
         log.error("%s", err)

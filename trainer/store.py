@@ -12,11 +12,13 @@ The trainer is the only writer; the server and the control API only read.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import re
 import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -56,6 +58,10 @@ class VersionNotFound(StoreError):
 
 class CorruptVersion(StoreError):
     """A version folder whose files do not match its SHA256SUMS."""
+
+
+class NotWritable(StoreError):
+    """The store's folder refuses this process's writes (its owner or mode, or a read-only mount)."""
 
 
 def is_valid_model_name(name: str) -> bool:
@@ -145,6 +151,22 @@ class ModelStore:
 
     def latest_link(self, model: str) -> Path:
         return self.model_dir(model) / LATEST
+
+    def check_writable(self, model: str) -> None:
+        """Raise NotWritable, saying who and where, unless a version of `model` could be published."""
+        folder = self.model_dir(model) / "versions"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
+                pass
+        except OSError as err:
+            if err.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
+            raise NotWritable(
+                f"the model store {self.root} is not writable by uid {os.getuid()} gid {os.getgid()} "
+                f"({err.strerror}: {err.filename}); make the volume writable by them (fsGroup does it "
+                "only for volume types that manage ownership; a hostPath or NFS folder must be chowned)"
+            ) from None
 
     # Reading
 
