@@ -20,10 +20,12 @@ demo: $(STAMP)
 tools:
 	scripts/install-tools
 
-# The control plane, Metacontroller and Traefik, built from pinned Go modules and sources
-# (cached; seconds once built). Built here, with the network, before the tests go offline.
+# The control plane, Metacontroller and Traefik, built from pinned Go modules and sources, and
+# Aurora's image for the real node (cached; seconds once built). Built here, with the network,
+# before the tests go offline. The image needs root; without it the real node is left out.
 cluster-build:
 	scripts/cluster build
+	if [ "$$(id -u)" -eq 0 ]; then scripts/image build; else echo "make: not root: no image, no real node"; fi
 
 test: $(STAMP) tools cluster-build
 	$(IN_NETNS) $(VENV)/bin/python -m pytest
