@@ -1,14 +1,15 @@
-"""End to end on the real control plane, the real Metacontroller and a real router: train, serve,
-roll out, promote, roll back at once, and roll a broken canary back, with users' requests going
-through the router all along.
+"""End to end on the real control plane, the real Metacontroller, a real router and real pods:
+train, serve, roll out, promote, roll back at once, and roll a broken canary back, with users'
+requests going through the router all along.
 
 What runs for real: etcd, kube-apiserver, kube-controller-manager (Deployments, ReplicaSets, Jobs
-with their pod failure policy, EndpointSlices, garbage collection), kube-scheduler, kwok (the
-pods' and nodes' status), Metacontroller v4.17.2 built from its source and calling `aurora-hooks`
-under gunicorn, Traefik v3.7 routing by the canary Ingresses (router `nginx`) or the HTTPRoute
-(router `gatewayAPI`) to the pods' own addresses, `aurora-train`, `aurora-serve`, Prometheus
-finding the pods through the API server, and `kubectl get mld -w`. kwok runs no container, so
-the programs of the pods run beside it (tests/trainer_kubelet.py, tests/support/serving_pods.py).
+with their pod failure policy, EndpointSlices, garbage collection), kube-scheduler, a kubelet
+with containerd and runc running Aurora's image (training Jobs' `aurora-train`; inference pods
+with their init container, probes, preStop, restricted securityContext and read-only root
+filesystem), Metacontroller v4.17.2 built from its source and calling `aurora-hooks` under
+gunicorn, Traefik v3.7 routing by the canary Ingresses (router `nginx`) or the HTTPRoute (router
+`gatewayAPI`) to the pods' own addresses, Prometheus, and `kubectl get mld -w`. The broken
+version is a real model trained on a corrupted target: fast, all 200s, and wrong.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.datasets import diabetes_rows, shifted_diabetes
 from tests.support.manifests import dump, host, ml_deployment, training_job
-from tests.support.platform import DEPLOYMENTS, TRAINING_JOBS, Platform
+from tests.support.platform import DEPLOYMENTS, TRAINING_JOBS, Platform, pods_may_write
 from tests.support.traffic import RouteWeights, Users, header_answers, shares
 from tests.test_gunicorn import wait_until
 
@@ -28,17 +30,31 @@ pytestmark = pytest.mark.cluster
 ROOT = Path(__file__).resolve().parent.parent
 INTERVAL_SECONDS = 3
 HEADER = {"name": "X-Aurora-Canary", "value": "always"}
-RUNS = (("a", 1.0), ("b", 0.5), ("c", 0.25))
+# Two close versions of one model, then one trained on the target moved by 150 (a label bug).
+SHIFTED = "/models/data/diabetes-shifted.csv"
+# The third version's predictions shift by a PSI near 15. The second version's differ from the
+# first's by 0.03 over the rows the users send; chance adds about 0.3-0.6 at the header step's
+# 60-80 predictions a window (the check judges a shift of 2 only below a chance PSI of 1).
+MAX_SHIFT = 2.0
 # The share of requests the canary gets at a weight, as measured through the router, may differ
 # from the weight by this much (Traefik's weighted round robin is exact over whole cycles).
 SHARE_TOLERANCE = 0.05
+# What the pods get from the real node's kubelet (cgroup v1 limits): aurora-serve's two workers
+# and its gRPC threads peak near 160 MiB; a ridge regression trains in far less than 1 GiB.
+SERVER_RESOURCES = {"requests": {"cpu": "100m", "memory": "192Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
+TRAINER_RESOURCES = {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
 
 
 def training_jobs(namespace: str) -> str:
     """Three runs of one model applied together, as a sweep in one GitOps change would be."""
     gate = {"metric": "r2", "min": 0.2}
-    runs = [training_job(namespace, f"diabetes-{x}", params={"alpha": alpha}, gate=gate) for x, alpha in RUNS]
-    return dump(*runs)
+    good = training_job(namespace, "diabetes-a", params={"alpha": 1.0}, gate=gate)
+    newer = training_job(namespace, "diabetes-b", params={"alpha": 0.95}, gate=gate)
+    broken = training_job(namespace, "diabetes-c", gate=gate)
+    broken["spec"]["dataset"] = {"csv": {"path": SHIFTED, "target": "target"}}
+    for run in (good, newer, broken):
+        run["spec"]["resources"] = TRAINER_RESOURCES
+    return dump(good, newer, broken)
 
 
 def serving(namespace: str, version: str, router: str) -> str:
@@ -47,9 +63,17 @@ def serving(namespace: str, version: str, router: str) -> str:
     canary = {
         "replicas": 1,
         "steps": [{"pause": {"duration": interval}}, {"setWeight": 20}, {"setWeight": 50}],
-        "analysis": {"interval": interval, "minRequests": 10, "maxErrorRate": 0.05, "failureLimit": 2},
+        "analysis": {
+            "interval": interval,
+            "minRequests": 10,
+            "maxErrorRate": 0.05,
+            "failureLimit": 2,
+            "maxPredictionShift": MAX_SHIFT,
+        },
     }
-    return dump(ml_deployment(namespace, version=version, router=router, header=HEADER, canary=canary))
+    deployment = ml_deployment(namespace, version=version, router=router, header=HEADER, canary=canary)
+    deployment["spec"]["resources"] = SERVER_RESOURCES
+    return dump(deployment)
 
 
 class Scenario:
@@ -60,6 +84,7 @@ class Scenario:
         self.began = time.monotonic()
         self.times: dict[str, float] = {}
         self.checks: list[str] = []
+        self.pods: list[tuple[str, str]] = []  # (moment, `kubectl get pods -o wide`)
 
     def status(self) -> dict:
         return self.platform.status(DEPLOYMENTS, "diabetes")
@@ -91,7 +116,8 @@ class Scenario:
             self.checks.append(f"{analysis['time']} {step}: {analysis.get('verdict')}, {analysis.get('message')}")
 
     def start_users(self) -> None:
-        self.users = Users(self.router, host(self.platform.namespace), HEADER)
+        # Every other request carries the header: at weight 0 the canary gets half of them.
+        self.users = Users(self.router, host(self.platform.namespace), HEADER, header_every=2, rows=diabetes_rows())
         self.routes = RouteWeights(self.platform.kube, self.platform.namespace, "diabetes")
         for thread in (self.users, self.routes):
             thread.start()
@@ -101,6 +127,8 @@ class Scenario:
 
 def train_three_versions(scenario: Scenario) -> list[str]:
     platform = scenario.platform
+    shifted_diabetes(platform.models / SHIFTED.removeprefix("/models/"))
+    pods_may_write(platform.models)
     platform.apply(training_jobs(platform.namespace))
 
     def trained():
@@ -138,6 +166,7 @@ def roll_back_at_once(scenario: Scenario, good: str, newer: str) -> None:
         return status if (status.get("previous") or {}).get("readyReplicas") == 2 else None
 
     assert scenario.wait(previous_ready, 60, "the previous track to be ready")["previousVersion"] == good
+    scenario.pods.append(("promoted; the replaced version ready on the previous track", scenario.platform.pods()))
 
     def only_newer_answers() -> bool:
         recent = scenario.users.since(time.monotonic() - 1.0)
@@ -166,6 +195,8 @@ def roll_back_broken(scenario: Scenario, good: str, broken: str) -> None:
     def rolled_back():
         status = scenario.status()
         scenario.note_check(status)
+        if (status.get("canary") or {}).get("readyReplicas") and len(scenario.pods) < 2:
+            scenario.pods.append(("the broken version's canary ready", scenario.platform.pods()))
         done = status.get("phase") == "RolledBack" and status.get("failedVersion") == broken
         return status if done and not status.get("canaryVersion") else None
 
@@ -173,7 +204,7 @@ def roll_back_broken(scenario: Scenario, good: str, broken: str) -> None:
     status = scenario.wait(rolled_back, 120, "the broken canary to be rolled back")
     scenario.times["rolled_back"] = time.monotonic() - began
     assert status["stableVersion"] == good and status["canaryWeight"] == 0
-    assert "error rate" in status["message"]
+    assert "canary predictions shifted from stable's" in status["message"]
 
 
 def settles(scenario: Scenario) -> None:
@@ -202,13 +233,12 @@ def test_train_serve_promote_and_roll_back_through_the_router(
     scenario = Scenario(cluster, platform, router, f"{router_kind}-{strategy}")
     try:
         good, newer, broken = train_three_versions(scenario)
-        # A version that answers 30 % errors stands in for a broken model.
-        platform.pods.faults[broken] = {"AURORA_FAULT_ERROR_RATE": "0.3"}
         platform.apply(serving(namespace, good, router_kind))
         scenario.wait(lambda: scenario.stable_on(good), 60, "the first version to be served")
         scenario.times["served"] = time.monotonic() - scenario.began
         scenario.start_users()
-        wait_until(lambda: scenario.users.first_answer(good, 0), 30, "the router to serve the first version")
+        # The router programs a new route a moment after the pods are ready: users count from then.
+        scenario.times["routed"] = wait_until(lambda: scenario.users.first_answer(good, 0), 30, "the router to route")
         promote(scenario, newer)
         roll_back_at_once(scenario, good, newer)
         roll_back_broken(scenario, good, broken)
@@ -227,16 +257,16 @@ def canary_answers(scenario: Scenario, answers) -> list:
 
 
 def check_what_users_saw(scenario: Scenario, answers, newer: str, broken: str) -> None:
-    # Nothing was lost: every request was answered by a version, and only the broken one erred.
-    lost = [a for a in answers if not a.version or (a.status != 200 and a.version != broken)]
+    # Nothing was lost: every request was answered, by a version; the broken one's too.
+    lost = [a for a in answers if a.sent >= scenario.times["routed"] and (not a.version or a.status != 200)]
     assert lost == [], timeline(scenario, lost)
-    assert any(a.version == broken and a.status == 500 for a in answers)
+    assert any(a.version == broken for a in answers)
     # At each weight the canary got its share of the requests without the header; at weight 0, none.
     rollout = canary_answers(scenario, answers)
     measured = shares(rollout, scenario.routes, newer)
     for weight in (20, 50):
         hits, total = measured[weight]
-        assert total >= 50 and abs(hits / total - weight / 100) <= SHARE_TOLERANCE, (weight, hits, total)
+        assert total >= 30 and abs(hits / total - weight / 100) <= SHARE_TOLERANCE, (weight, hits, total)
     assert measured[0][0] == 0 and measured[0][1] > 0
     # A request with the header reached the canary while its weight was 0.
     by_header = header_answers(rollout, scenario.routes)
@@ -277,7 +307,10 @@ def report(scenario: Scenario, answers, newer: str) -> None:
         f"{sorted({a.version for a in header})}\n"
         f"answers (version status): {dict(sorted(outcomes.items()))}\n\n"
         f"$ kubectl get mld -w\n{watch}\n$ kubectl get mltj,mld\n{tables}\n"
-        "analysis checks (status.analysis):\n" + "\n".join(scenario.checks) + "\n"
+        + "".join(f"$ kubectl get pods -o wide   # {moment}\n{pods}\n" for moment, pods in scenario.pods)
+        + "analysis checks (status.analysis):\n"
+        + "\n".join(scenario.checks)
+        + "\n"
     )
     out = ROOT / "var" / f"cluster-e2e-{scenario.name}.txt"
     out.parent.mkdir(exist_ok=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.conftest import train
 from tests.kube_cluster import Resource
 from tests.support.manifests import dump, host, ml_deployment
 from tests.support.platform import DEPLOYMENTS, Platform
@@ -39,8 +38,7 @@ def mirrored(namespace: str, version: str, router: str) -> str:
 def platform(cluster, aurora_installed, namespace, tmp_path):
     running = Platform(cluster, namespace, tmp_path)
     for version in (STABLE, CANARY):
-        code, summary = train(running.models, "diabetes", "--version", version)
-        assert code == 0, summary
+        running.publish("--version", version)
     yield running
     assert running.stop() == []
 

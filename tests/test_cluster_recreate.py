@@ -14,7 +14,6 @@ import time
 import pytest
 import requests
 
-from tests.conftest import train
 from tests.kube_cluster import Resource
 from tests.support.manifests import dump, host, ml_deployment, training_job
 from tests.support.platform import DEPLOYMENTS, TRAINING_JOBS, Platform
@@ -88,9 +87,7 @@ def test_a_re_created_run_trains_a_new_version_and_the_deployment_following_it_r
 
 def test_a_re_created_mldeployment_serves_again_without_anyone_touching_it(platform, router):
     namespace = platform.namespace
-    code, summary = train(platform.models, "diabetes")
-    assert code == 0, summary
-    version, session = summary["version"], requests.Session()
+    version, session = platform.publish(), requests.Session()
     manifest = dump(ml_deployment(namespace, version=version))
     platform.apply(manifest)
 

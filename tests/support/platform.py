@@ -1,7 +1,9 @@
 """Aurora on the cluster tier, as an operator runs it: the real Metacontroller calling `aurora-hooks`,
-Prometheus scraping the inference pods at their addresses, the programs of training and
-inference pods run for their pods, and `kubectl get mld -w`.
+training and inference pods of Aurora's image on the real node (scripts/node), Prometheus
+scraping the inference pods at their addresses, and `kubectl get mld -w`.
 
+The test's namespace sends every pod to the real node (PodNodeSelector and
+PodTolerationRestriction, enabled on the API server: the node is tainted for everyone else).
 Everything starts in order and stops in reverse, also when a start fails half way: nothing
 outlives the test.
 """
@@ -15,18 +17,24 @@ import subprocess
 import threading
 from pathlib import Path
 
+import pytest
 import yaml
 
 from hooks.inference_objects import PORT
-from tests.conftest import require_tool
-from tests.kube_cluster import Resource
+from hooks.podsecurity import USER_ID
+from tests.conftest import require_tool, train
+from tests.kube_cluster import KubeError, Resource
 from tests.support.metacontroller import running_metacontroller
 from tests.support.processes import Program, venv_program
-from tests.support.serving_pods import PODS, SERVER_PODS, ServingPods
 from tests.test_gunicorn import free_port
-from tests.trainer_kubelet import TrainerKubelet
 
 TRAINING_JOBS = Resource("aurora.dev/v1alpha1", "mltrainingjobs")
+PODS = Resource("v1", "pods")
+SERVER_PODS = "app.kubernetes.io/name=aurora-server"
+MERGE = "application/merge-patch+json"
+# The real node of scripts/node: its name, its label and its taint.
+REAL_NODE, REAL_NODE_LABEL = "aurora-node", "aurora.dev/node"
+REAL_NODE_TOLERATION = {"key": "aurora.dev/real-node", "operator": "Exists", "effect": "NoSchedule"}
 DEPLOYMENTS = Resource("aurora.dev/v1alpha1", "mldeployments")
 
 
@@ -95,34 +103,57 @@ class PodTargets(threading.Thread):
         return self.errors
 
 
-class Platform:
-    """The test's namespace with Aurora running on it; `stop()` returns what went wrong in the
-    programs played for the pods."""
+def on_the_real_node(kube, namespace: str) -> None:
+    """Every pod of the namespace goes to the real node, and only there."""
+    annotations = {
+        "scheduler.alpha.kubernetes.io/node-selector": f"{REAL_NODE_LABEL}=real",
+        "scheduler.alpha.kubernetes.io/defaultTolerations": json.dumps([REAL_NODE_TOLERATION]),
+    }
+    kube.call("PATCH", f"/api/v1/namespaces/{namespace}", {"metadata": {"annotations": annotations}}, None, MERGE)
 
-    def __init__(self, cluster, namespace: str, work: Path, *, strategy: str = "dynamic-apply", faults=None):
+
+def real_node_ready(kube) -> bool:
+    try:
+        conditions = kube.get(f"/api/v1/nodes/{REAL_NODE}")["status"].get("conditions") or []
+    except KubeError:
+        return False
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def pods_may_write(folder: Path) -> None:
+    """What an administrator does to a hostPath or NFS volume: make it the pods' user's (fsGroup
+    does it only for volume types that manage ownership)."""
+    for path in [folder, *folder.rglob("*")]:
+        os.chown(path, USER_ID, USER_ID)
+
+
+class Platform:
+    """The test's namespace with Aurora running on it; `stop()` returns what went wrong beside."""
+
+    def __init__(self, cluster, namespace: str, work: Path, *, strategy: str = "dynamic-apply"):
         self.cluster, self.namespace, self.kube, self.work = cluster, namespace, cluster.admin(), work
+        if not real_node_ready(self.kube):
+            why = f"the real node {REAL_NODE} is not Ready (scripts/node needs root, containerd and the image)"
+            pytest.fail(why) if os.environ.get("CI") == "true" else pytest.skip(why)
         self.models = work / "models"
         self.models.mkdir(exist_ok=True)
+        pods_may_write(self.models)
         self.errors: list[str] = []
         self.stack = contextlib.ExitStack()
         try:
-            self.start(strategy, faults or {})
+            self.start(strategy)
         except BaseException:
             self.stack.close()
             raise
 
-    def start(self, strategy: str, faults: dict) -> None:
+    def start(self, strategy: str) -> None:
+        on_the_real_node(self.kube, self.namespace)
         self.cluster.kubectl("apply", "-f", "-", stdin=models_volume(self.namespace, self.models))
         self.prometheus_url = self.start_prometheus()
         hooks_url = self.start_hooks()
         self.metacontroller = self.stack.enter_context(
             running_metacontroller(self.cluster, hooks_url, self.work, strategy)
         )
-        self.trainer = TrainerKubelet(self.kube, self.namespace, self.models)
-        self.pods = ServingPods(self.kube, self.namespace, self.models, faults)
-        for thread in (self.trainer, self.pods):
-            thread.start()
-            self.stack.callback(lambda t=thread: self.errors.extend(t.stop()))
         self.watch_file = self.work / "watch.txt"
         watch_output = self.stack.enter_context(open(self.watch_file, "w"))
         self.watch = subprocess.Popen(
@@ -169,6 +200,17 @@ class Platform:
 
     def apply(self, manifest: str) -> None:
         self.cluster.kubectl("apply", "-f", "-", stdin=manifest)
+
+    def publish(self, *args: str) -> str:
+        """A version trained here and put on the models volume, as a run elsewhere would; its id."""
+        code, summary = train(self.models, "diabetes", *args)
+        assert code == 0, summary
+        pods_may_write(self.models)
+        return summary["version"]
+
+    def pods(self) -> str:
+        """`kubectl get pods -o wide` of the namespace."""
+        return self.cluster.kubectl("get", "pods", "-o", "wide", "-n", self.namespace).stdout
 
     def status(self, resource: Resource, name: str) -> dict:
         return self.kube.get(resource.path(self.namespace, name)).get("status") or {}

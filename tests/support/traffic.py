@@ -1,15 +1,17 @@
 """Users' requests through the router, and the canary weight the routes carried meanwhile.
 
-`Users` sends about 80 prediction requests a second to the router for one host; with `header`,
-one request in `header_every` carries the canary header. Each answer is kept with the time it
-was sent, whether it carried the header, its status (or what went wrong) and the version that
-answered (every aurora-serve answer names it in X-Model-Version; the router's own errors do
-not). `RouteWeights` reads the canary's weight (and header route) from the MLDeployment's routes as
-the router reads them, so that the share each version got can be set against the weight in force.
+`Users` sends about 80 prediction requests a second to the router for one host, going through
+`rows` at random; with `header`, one request in `header_every` carries the canary header. Each
+answer is kept with the time it was sent, whether it carried the header, its status (or what
+went wrong) and the version that answered (every aurora-serve answer names it in
+X-Model-Version; the router's own errors do not). `RouteWeights` reads the canary's weight (and
+header route) from the MLDeployment's routes as the router reads them, so that the share each
+version got can be set against the weight in force.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from typing import NamedTuple
@@ -33,21 +35,24 @@ class Answer(NamedTuple):
 
 
 class Users(threading.Thread):
-    def __init__(self, router, host: str, header: dict | None = None, header_every: int = 8):
+    def __init__(self, router, host: str, header: dict | None = None, header_every: int = 8, rows=None):
         super().__init__(daemon=True)
         self.router, self.host, self.header, self.header_every = router, host, header, header_every
+        self.rows = rows or [ROW]
         self.answers: list[Answer] = []
         self.stopped = threading.Event()
 
     def run(self) -> None:
-        session, turn = requests.Session(), 0
+        # Rows drawn at random, not in turn: the header's requests and the others see the same.
+        session, turn, draw = requests.Session(), 0, random.Random(0)
         while not self.stopped.is_set():
             turn += 1
             marked = bool(self.header) and turn % self.header_every == 0
             headers = {self.header["name"]: self.header["value"]} if marked else {}
+            row = draw.choice(self.rows)
             sent = time.monotonic()
             try:
-                answer = self.router.send(session, self.host, {"instances": [ROW]}, headers)
+                answer = self.router.send(session, self.host, {"instances": [row]}, headers)
                 self.answers.append(Answer(sent, marked, answer.status_code, answer.headers.get("X-Model-Version", "")))
             except requests.RequestException as err:
                 self.answers.append(Answer(sent, marked, type(err).__name__, ""))

@@ -1,0 +1,28 @@
+"""Data the tests train on besides scikit-learn's own."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from sklearn.datasets import load_diabetes
+
+FEATURES = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
+
+
+def shifted_diabetes(path: Path, shift: float = 150.0) -> Path:
+    """builtin:diabetes with its target moved by `shift`, as a CSV whose target column is
+    `target`: the same features, other answers (a label bug, say)."""
+    data = load_diabetes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow([*FEATURES, "target"])
+        for row, target in zip(data.data, data.target, strict=True):
+            writer.writerow([*row, target + shift])
+    return path
+
+
+def diabetes_rows(count: int = 50) -> list[list[float]]:
+    """The first rows of the diabetes data: requests whose predictions spread."""
+    return [list(map(float, row)) for row in load_diabetes().data[:count]]
