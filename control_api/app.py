@@ -18,6 +18,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_flask_exporter import PrometheusMetrics
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from aurora_api.actions import Action, rollback_refusal
+from aurora_api.status import read_status
 from control_api import info, openapi
 from control_api.config import ApiConfig
 from control_api.errors import (
@@ -34,7 +36,6 @@ from trainer import store
 
 log = logging.getLogger("aurora.control_api")
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-ACTIONS = ("promote", "abort", "retry", "rollback")
 
 
 def aurora_version() -> str:
@@ -150,19 +151,20 @@ def namespace_arg() -> str | None:
 
 def register_action_routes(app: Flask, kube: Kube) -> None:
     def act(namespace: str, name: str, action: str):
-        if action not in ACTIONS:
-            raise NotFound(f"no action {action!r}; actions are {', '.join(ACTIONS)}")
+        if action not in set(Action):
+            raise NotFound(f"no action {action!r}; actions are {', '.join(Action)}")
+        action = Action(action)
         checked_label(namespace, "namespace")
         checked_label(name, "name")
-        if action == "rollback":
-            refusal = info.rollback_refusal(kube.deployment(namespace, name), datetime.now(UTC))
-            if refusal:
-                raise Conflict(refusal)
+        if action is Action.ROLLBACK:
+            refused = rollback_refusal(read_status(kube.deployment(namespace, name)), datetime.now(UTC))
+            if refused:
+                raise Conflict(refused)
         # A fresh value each time: the controller acts once per new value.
         value = uuid.uuid4().hex
-        kube.annotate_deployment(namespace, name, f"aurora.dev/{action}", value)
-        log.info("set aurora.dev/%s on %s/%s", action, namespace, name)
-        return jsonify(namespace=namespace, name=name, annotation=f"aurora.dev/{action}", value=value)
+        kube.annotate_deployment(namespace, name, action.annotation, value)
+        log.info("set %s on %s/%s", action.annotation, namespace, name)
+        return jsonify(namespace=namespace, name=name, annotation=action.annotation, value=value)
 
     app.add_url_rule(
         "/deployments/<namespace>/<name>/<action>", endpoint="deployment_action", view_func=act, methods=["POST"]

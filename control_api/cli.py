@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from server.multiproc import prepare_multiprocess_dir
+from aurora_runtime.multiproc import prepare_multiprocess_dir
 
 REPO = Path(__file__).resolve().parent.parent
 APPLY_PATHS = {
@@ -77,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aurora-control-api: {err}", file=sys.stderr)
         return 2
     prepare_multiprocess_dir()
+    from aurora_runtime.gunicorn import GunicornServer
     from control_api.app import create_app
-    from server.gunicorn import GunicornServer
 
     options = {"bind": args.bind, "workers": args.workers, "threads": 4, "graceful_timeout": 10}
     GunicornServer(lambda: create_app(config), options).run()

@@ -1,6 +1,6 @@
-"""Errors of the control API, each fixing its HTTP status (the base is the server's AppError)."""
+"""Errors of the control API, each fixing its HTTP status (on the services' common base)."""
 
-from server.errors import AppError, ConfigError, InvalidRequest, NotFound
+from aurora_runtime.errors import AppError, ConfigError, InvalidRequest, NotFound
 
 __all__ = [
     "AppError",

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from hooks.conditions import parse_rfc3339
+from aurora_api.phases import RunPhase
 from trainer import store
 
 RWX_PROVISIONERS = ("cephfs", "nfs", "efs", "filestore", "azurefile", "file.csi", "glusterfs", "longhorn")
@@ -45,7 +43,7 @@ def info_training_job(job: dict) -> dict:
         "namespace": metadata.get("namespace"),
         "name": metadata.get("name"),
         "model": spec.get("model"),
-        "phase": status.get("phase", "Pending"),
+        "phase": status.get("phase", RunPhase.PENDING),
         "version": status.get("modelVersion", ""),
         "metrics": status.get("metrics", {}),
         "conditions": condition_summary(status),
@@ -76,21 +74,6 @@ def info_deployment(deployment: dict) -> dict:
         "message": status.get("message", ""),
         "conditions": condition_summary(status),
     }
-
-
-def rollback_refusal(deployment: dict, now: datetime) -> str | None:
-    """Why aurora.dev/rollback would do nothing now, or None when a rollback window is open."""
-    status = deployment.get("status") or {}
-    previous, ends = status.get("previousVersion"), parse_rfc3339(status.get("rollbackWindowEndsAt"))
-    if not previous or ends is None:
-        return "no rollback window is open: no promotion replaced a version that is still kept"
-    if status.get("trafficOnPrevious"):
-        return f"a rollback to {previous} is already under way"
-    if now >= ends:
-        return f"the rollback window to {previous} ended at {status['rollbackWindowEndsAt']}"
-    if status.get("phase") != "Stable":
-        return f"the deployment is {status.get('phase')}: a rollback applies to a Stable one"
-    return None
 
 
 def condition_summary(status: dict) -> dict:

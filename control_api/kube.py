@@ -13,11 +13,11 @@ import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from aurora_api.resources import DEPLOYMENTS, GROUP, TRAINING_JOBS, VERSION
 from control_api.errors import ClusterRefused, ClusterUnavailable, NotFound
 
 log = logging.getLogger("aurora.control_api")
-GROUP, VERSION = "aurora.dev", "v1alpha1"
-PLURALS = {"trainingjobs": "mltrainingjobs", "deployments": "mldeployments"}
+PLURALS = {"trainingjobs": TRAINING_JOBS, "deployments": DEPLOYMENTS}
 CRDS = {
     "aurora": ["mltrainingjobs.aurora.dev", "mldeployments.aurora.dev"],
     "metacontroller": ["compositecontrollers.metacontroller.k8s.io"],
@@ -98,14 +98,14 @@ class Kube:
         return self.request("GET", f"/apis/{GROUP}/{VERSION}{scope}/{plural}").get("items", [])
 
     def deployment(self, namespace: str, name: str) -> dict:
-        return self.request("GET", f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/mldeployments/{name}")
+        return self.request("GET", f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{DEPLOYMENTS}/{name}")
 
     # Writes
 
     def annotate_deployment(self, namespace: str, name: str, key: str, value: str) -> dict:
         """Set one annotation on an MLDeployment (a merge patch touches nothing else)."""
         body = {"metadata": {"annotations": {key: value}}}
-        path = f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/mldeployments/{name}"
+        path = f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{DEPLOYMENTS}/{name}"
         return self.request("PATCH", path, body=body, content_type="application/merge-patch+json")
 
     def apply(self, path: str, manifest: dict) -> dict:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import math
 
-PASS, FAIL, INCONCLUSIVE = "Pass", "Fail", "Inconclusive"
+from aurora_api.verdicts import Verdict
+
+PASS, FAIL, INCONCLUSIVE = Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE
 # A canary is "clearly worse" than stable when it is this many times worse and by at least this much.
 WORSE_FACTOR = 2.0
 WORSE_ERROR_RATE_MARGIN = 0.005

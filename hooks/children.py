@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from hooks.conditions import parse_rfc3339
+from aurora_api.times import parse_rfc3339
 from hooks.request import observed_group
 
 # The first retries come quickly (an old child is usually gone within seconds), later ones

@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 
-from server.multiproc import prepare_multiprocess_dir
+from aurora_runtime.multiproc import prepare_multiprocess_dir
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -26,9 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     args = parse_args(argv)
     prepare_multiprocess_dir()
+    from aurora_runtime.gunicorn import GunicornServer
     from hooks.app import create_app
     from hooks.config import HookConfig
-    from server.gunicorn import GunicornServer
 
     config = HookConfig.from_env()
     options = {"bind": args.bind, "workers": args.workers, "threads": args.threads, "graceful_timeout": 10}

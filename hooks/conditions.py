@@ -6,12 +6,10 @@ sync, forever; so time fields change only when what they record happens.
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
-from functools import lru_cache
+from datetime import datetime
 from typing import NamedTuple
 
-RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+from aurora_api.times import parse_rfc3339, rfc3339
 
 
 class Condition(NamedTuple):
@@ -19,27 +17,6 @@ class Condition(NamedTuple):
     status: bool
     reason: str
     message: str
-
-
-@lru_cache(maxsize=256)
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_rfc3339(text) -> datetime | None:
-    """Parse a Kubernetes timestamp; None for a missing or malformed one."""
-    return timestamp(text) if isinstance(text, str) else None
-
-
-@lru_cache(maxsize=4096)
-def timestamp(text: str) -> datetime | None:
-    # fromisoformat after a strict pattern: strptime cost more than the rest of a sync.
-    if not RFC3339.fullmatch(text):
-        return None
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        return None
 
 
 def merge_conditions(previous: list | None, desired: list[Condition], *, now: datetime, generation: int) -> list:

@@ -9,6 +9,7 @@ version changes in place when a canary is promoted.
 
 from __future__ import annotations
 
+from aurora_api import labels as label
 from hooks.config import HookConfig
 from hooks.podsecurity import container_security_context, pod_security_context
 
@@ -18,10 +19,6 @@ TRACKS = (STABLE, CANARY, PREVIOUS)
 PORT = 8080
 # The Open Inference Protocol over gRPC, served by the same pods.
 GRPC_PORT = 8081
-LABEL_DEPLOYMENT = "aurora.dev/deployment"
-LABEL_MODEL = "aurora.dev/model"
-LABEL_VERSION = "aurora.dev/model-version"
-LABEL_TRACK = "aurora.dev/track"
 CANARY_ANNOTATION = "nginx.ingress.kubernetes.io/canary"
 WEIGHT_ANNOTATION = "nginx.ingress.kubernetes.io/canary-weight"
 HEADER_ANNOTATION = "nginx.ingress.kubernetes.io/canary-by-header"
@@ -37,19 +34,19 @@ def child_name(parent: dict, track: str) -> str:
 
 
 def selector(parent: dict, track: str) -> dict:
-    return {LABEL_DEPLOYMENT: parent["metadata"]["name"], LABEL_TRACK: track}
+    return {label.DEPLOYMENT: parent["metadata"]["name"], label.TRACK: track}
 
 
 def track_metadata(parent: dict, spec: dict, track: str) -> dict:
     """Name and labels of a track's Service, Ingress or autoscaler."""
-    return {"name": child_name(parent, track), "labels": {**selector(parent, track), LABEL_MODEL: spec["model"]}}
+    return {"name": child_name(parent, track), "labels": {**selector(parent, track), label.MODEL: spec["model"]}}
 
 
 def pod_labels(parent: dict, spec: dict, track: str, version: str) -> dict:
     return {
         **selector(parent, track),
-        LABEL_MODEL: spec["model"],
-        LABEL_VERSION: version,
+        label.MODEL: spec["model"],
+        label.VERSION: version,
         "app.kubernetes.io/name": "aurora-server",
         "app.kubernetes.io/managed-by": "aurora",
     }
@@ -155,7 +152,7 @@ def new_service(parent: dict, spec: dict, track: str, version: str | None = None
     """A track's Service; with `version`, it selects that version's pods on every track instead
     (a rollback sends traffic to the previous track's ready pods at once)."""
     if version:
-        chosen = {LABEL_DEPLOYMENT: parent["metadata"]["name"], LABEL_VERSION: version}
+        chosen = {label.DEPLOYMENT: parent["metadata"]["name"], label.VERSION: version}
     else:
         chosen = selector(parent, track)
     return {
@@ -233,7 +230,7 @@ def new_http_route(
     return {
         "apiVersion": "gateway.networking.k8s.io/v1",
         "kind": "HTTPRoute",
-        "metadata": {"name": name, "labels": {LABEL_DEPLOYMENT: name, LABEL_MODEL: spec["model"]}},
+        "metadata": {"name": name, "labels": {label.DEPLOYMENT: name, label.MODEL: spec["model"]}},
         "spec": route_spec,
     }
 

@@ -13,6 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from aurora_api import labels as label
+from aurora_api.actions import ACTIONS, Action, refusal
+from aurora_api.names import is_valid_model_name, is_valid_version
+from aurora_api.phases import ROLLING, Phase
+from aurora_api.reasons import ConditionType, Reason
+from aurora_api.status import DeploymentStatus
+from aurora_api.times import parse_duration
 from hooks import analysis as checks
 from hooks import inference_objects as objects
 from hooks.children import missing_children, retry_seconds, sooner
@@ -21,10 +28,7 @@ from hooks.config import HookConfig
 from hooks.gateway_features import GATEWAY_CLASSES, mirror_blocker
 from hooks.request import observed_group, parent_parts
 from hooks.rollout import (
-    ACTIONS,
-    ROLLING,
     Check,
-    Phase,
     Rollout,
     Step,
     begin_promotion,
@@ -32,7 +36,6 @@ from hooks.rollout import (
     complete_promotion,
     enter_step,
     is_window_open,
-    parse_duration,
     parse_steps,
     pause_inconclusive,
     read_rollout,
@@ -58,7 +61,6 @@ from hooks.routes import (
 from hooks.scaling import Scale, scaling_errors, stable_scale
 from hooks.shapes import NUMBER, shape_errors
 from hooks.version_source import Resolved, related_rules, resolve_version, version_source_errors
-from trainer.store import is_valid_model_name, is_valid_version
 
 DEPLOYMENT_KEY, SERVICE_KEY = "Deployment.apps/v1", "Service.v1"
 AUTOSCALER_KEY = "HorizontalPodAutoscaler.autoscaling/v2"
@@ -79,8 +81,6 @@ THRESHOLDS = ("minRequests", "maxErrorRate", "maxLatencyP99Seconds", "failureLim
 METRICS_RETRY_SECONDS = 10.0
 # Child Services are named <name>-stable / <name>-canary and must stay DNS-1035 labels (63).
 MAX_NAME = 56
-# The reason of a mirror step held because the Gateways cannot mirror.
-MIRROR_HELD = "MirrorUnsupported"
 # An Ingress has no way to say whether its controller mirrors: a canary that gets no copies says so.
 MIRROR_HINT = (
     "at a mirror step the canary gets only the copies the router makes, and an NGINX Ingress controller "
@@ -191,7 +191,7 @@ def is_held_inconclusive(r: Rollout) -> bool:
 
 def is_mirror_held(r: Rollout) -> bool:
     """Paused at a mirror step the Gateways cannot carry out (hold_mirror ends the hold)."""
-    return r.phase == Phase.PAUSED and r.reason == MIRROR_HELD
+    return r.phase == Phase.PAUSED and r.reason == Reason.MIRROR_UNSUPPORTED
 
 
 def is_at_mirror_step(r: Rollout, plan: Plan) -> bool:
@@ -242,7 +242,7 @@ def observed_tracks(request: dict, parent: dict) -> tuple[dict | None, dict | No
 
 def deployment_version(deployment: dict) -> str:
     labels = deployment.get("spec", {}).get("template", {}).get("metadata", {}).get("labels") or {}
-    version = labels.get(objects.LABEL_VERSION, "")
+    version = labels.get(label.VERSION, "")
     return version if isinstance(version, str) else ""
 
 
@@ -342,9 +342,11 @@ def follow_spec_version(r: Rollout, plan: Plan, previous: dict | None, now: date
     if r.phase in ROLLING and wanted == r.stable_version:
         return revert(r, f"spec.version is back to {wanted}: rollout aborted", now)
     if r.phase == Phase.ROLLED_BACK and wanted == r.stable_version:
-        return r._replace(phase=Phase.STABLE, failed_version="", reason="VersionReverted", message="")
+        return r._replace(phase=Phase.STABLE, failed_version="", reason=Reason.VERSION_REVERTED, message="")
     if r.phase == Phase.STABLE and wanted == r.previous_version and is_window_open(r, now):
-        return roll_back_to_previous(r, Phase.STABLE, "VersionReverted", "the desired version is back", previous, plan)
+        return roll_back_to_previous(
+            r, Phase.STABLE, Reason.VERSION_REVERTED, "the desired version is back", previous, plan
+        )
     current = {
         Phase.PROGRESSING: r.canary_version,
         Phase.PAUSED: r.canary_version,
@@ -355,13 +357,13 @@ def follow_spec_version(r: Rollout, plan: Plan, previous: dict | None, now: date
 
 
 def apply_actions(r: Rollout, annotations: dict, plan: Plan, previous: dict | None, now: datetime) -> Rollout:
-    """Act once on each new value of aurora.dev/promote|abort|retry; remember every value seen."""
-    new = [a for a in ACTIONS if is_new_action(annotations.get(f"aurora.dev/{a}"), r.actions.get(a, ()))]
+    """Act once on each new value of aurora.dev/promote|abort|retry|rollback; remember every value seen."""
+    new = [a for a in ACTIONS if is_new_action(annotations.get(a.annotation), r.actions.get(a, ()))]
     if not new:
         return r
     seen = {action: list(r.actions.get(action, ())) for action in ACTIONS}
     for action in new:
-        value = annotations[f"aurora.dev/{action}"]
+        value = annotations[action.annotation]
         seen[action] = (seen[action] + [value])[-SEEN_ACTIONS_KEPT:]
         r = act(r, action, value, plan, previous, now)
     actions = {k: tuple(v) for k, v in seen.items() if v}
@@ -372,17 +374,29 @@ def is_new_action(value, seen: tuple[str, ...]) -> bool:
     return isinstance(value, str) and bool(value) and value not in seen
 
 
-def act(r: Rollout, action: str, value: str, plan: Plan, previous: dict | None, now: datetime) -> Rollout:
-    if action == "abort" and r.phase in ROLLING:
-        return roll_back(r, "Aborted", f"aborted by aurora.dev/abort={value}", now)
-    if action == "promote" and r.phase in ROLLING:
-        return begin_promotion(r, "PromotedByHand", f"promoted by aurora.dev/promote={value}")
-    if action == "retry" and r.phase == Phase.ROLLED_BACK and plan.version != r.stable_version:
+def act(r: Rollout, action: Action, value: str, plan: Plan, previous: dict | None, now: datetime) -> Rollout:
+    if refusal(action, guarded_status(r, plan), now):
+        return r
+    if action is Action.ABORT:
+        return roll_back(r, Reason.ABORTED, f"aborted by {action.annotation}={value}", now)
+    if action is Action.PROMOTE:
+        return begin_promotion(r, Reason.PROMOTED_BY_HAND, f"promoted by {action.annotation}={value}")
+    if action is Action.RETRY:
         return start_canary(r, plan.version, now)
-    if action == "rollback" and r.phase == Phase.STABLE and is_window_open(r, now):
-        asked = f"rolled back by aurora.dev/rollback={value}"
-        return roll_back_to_previous(r, Phase.ROLLED_BACK, "RollbackRequested", asked, previous, plan)
-    return r
+    asked = f"rolled back by {action.annotation}={value}"
+    return roll_back_to_previous(r, Phase.ROLLED_BACK, Reason.ROLLBACK_REQUESTED, asked, previous, plan)
+
+
+def guarded_status(r: Rollout, plan: Plan) -> DeploymentStatus:
+    """What the action guards read, as the rollout stands: the clients read the same from the status."""
+    return DeploymentStatus(
+        phase=r.phase,
+        desired_version=plan.version,
+        stable_version=r.stable_version,
+        previous_version=r.previous_version,
+        window_ends=r.window_ends,
+        traffic_on_previous=r.traffic_on_previous,
+    )
 
 
 def start_steps_when_ready(r: Rollout, plan: Plan, canary: dict | None, now: datetime) -> Rollout:
@@ -394,7 +408,7 @@ def start_steps_when_ready(r: Rollout, plan: Plan, canary: dict | None, now: dat
     if now >= (r.started or now) + timedelta(seconds=plan.deadline_seconds):
         ready = track_status(canary)["readyReplicas"]
         message = f"canary not ready after {plan.deadline_seconds}s ({ready}/{plan.canary_replicas} ready)"
-        return roll_back(r, "ProgressDeadlineExceeded", message, now)
+        return roll_back(r, Reason.PROGRESS_DEADLINE_EXCEEDED, message, now)
     return r
 
 
@@ -433,7 +447,7 @@ def run_analysis(r: Rollout, plan: Plan, observations: dict | None, now: datetim
 def check_failure_limit(r: Rollout, plan: Plan, now: datetime) -> Rollout:
     """Evaluated in every rolling phase, before any gate or pause."""
     if r.phase in ROLLING and r.check and r.check.failed >= plan.analysis["failureLimit"]:
-        return roll_back(r, "AnalysisFailed", r.check.message, now)
+        return roll_back(r, Reason.ANALYSIS_FAILED, r.check.message, now)
     return r
 
 
@@ -477,7 +491,7 @@ def advance_steps(r: Rollout, plan: Plan, now: datetime) -> Rollout:
     if now < r.step_started + timedelta(seconds=pause) or not passed:
         return r
     if not plan.steps:
-        return begin_promotion(r, "AnalysisPassed", "the check passed: promoting")
+        return begin_promotion(r, Reason.ANALYSIS_PASSED, "the check passed: promoting")
     return enter_step(r, plan.steps, r.step + 1, now)
 
 
@@ -486,7 +500,7 @@ def hold_mirror(r: Rollout, plan: Plan, now: datetime) -> Rollout:
     starts over (its time counts from the first copied request)."""
     at_mirror = is_at_mirror_step(r, plan)
     if at_mirror and plan.mirror_blocker and r.phase == Phase.PROGRESSING:
-        return r._replace(phase=Phase.PAUSED, reason=MIRROR_HELD, message=plan.mirror_blocker)
+        return r._replace(phase=Phase.PAUSED, reason=Reason.MIRROR_UNSUPPORTED, message=plan.mirror_blocker)
     if not is_mirror_held(r):
         return r
     if at_mirror and plan.mirror_blocker:
@@ -651,27 +665,32 @@ def availability(r: Rollout, status: dict, stable_missing: bool = False) -> Cond
             stable.get("version") == r.stable_version
         )
         message = f"rolling back: {ready_previous} ready pods of {r.stable_version} take all traffic"
-        return Condition("Available", ready_previous > 0, "RollingBack", message)
+        return Condition(ConditionType.AVAILABLE, ready_previous > 0, Reason.ROLLING_BACK, message)
     serving = (r.stable_version, r.canary_version) if r.phase == Phase.PROMOTING else (r.stable_version,)
     version = stable.get("version", "")
     if stable["readyReplicas"] > 0 and version in serving:
-        return Condition("Available", True, "StableReady", f"{ready} stable replicas ready ({version})")
+        return Condition(
+            ConditionType.AVAILABLE, True, Reason.STABLE_READY, f"{ready} stable replicas ready ({version})"
+        )
     running = f" running {version}, not {r.stable_version}" if version and version not in serving else ""
     absent = "; the stable Deployment is not created yet (an older object may still hold its name)"
     message = f"{ready} stable replicas ready{running}{absent if stable_missing else ''}"
-    return Condition("Available", False, "StableNotReady", message)
+    return Condition(ConditionType.AVAILABLE, False, Reason.STABLE_NOT_READY, message)
 
 
 def progress(r: Rollout) -> Condition:
     rolling = r.phase in (Phase.PROGRESSING, Phase.PAUSED, Phase.PROMOTING)
     held = is_held_inconclusive(r) or is_mirror_held(r)
-    reason = (r.reason if held else str(r.phase)) if rolling else (r.reason or "NoRollout")
-    return Condition("Progressing", rolling, reason, r.message)
+    reason = (r.reason if held else str(r.phase)) if rolling else (r.reason or Reason.NO_ROLLOUT)
+    return Condition(ConditionType.PROGRESSING, rolling, reason, r.message)
 
 
 def validity(errors: list[str]) -> Condition:
     return Condition(
-        "InvalidSpec", bool(errors), "InvalidSpec" if errors else "SpecValid", "; ".join(errors) or "the spec is valid"
+        ConditionType.INVALID_SPEC,
+        bool(errors),
+        Reason.INVALID_SPEC if errors else Reason.SPEC_VALID,
+        "; ".join(errors) or "the spec is valid",
     )
 
 
@@ -764,7 +783,7 @@ def invalid_response(request, parent, spec, previous, tracks, errors, now) -> di
     recorded = previous.get("desiredVersion")
     kept = Resolved(
         recorded if isinstance(recorded, str) and is_valid_version(recorded) else "",
-        Condition("VersionResolved", False, "InvalidSpec", "the spec is invalid: see InvalidSpec"),
+        Condition(ConditionType.VERSION_RESOLVED, False, Reason.INVALID_SPEC, "the spec is invalid: see InvalidSpec"),
     )
     status = compute_status(parent, r, spec, tracks, errors, previous, now, kept)
     # What autoscaling left is kept too: a later valid spec still holds the HPA's count.
@@ -776,8 +795,13 @@ def waiting_response(parent: dict, spec: dict, previous: dict, resolved: Resolve
     """Nothing runs and no version is known yet (a training run still to publish one): no children."""
     status = {"canaryVersion": "", "canaryWeight": 0, "stable": track_status(None), "canary": track_status(None)}
     status["ready"] = f"0/{spec['replicas']}"
-    available = Condition("Available", False, "NoVersion", resolved.condition.message)
-    found = [available, Condition("Progressing", False, "NoVersion", ""), validity([]), resolved.condition]
+    available = Condition(ConditionType.AVAILABLE, False, Reason.NO_VERSION, resolved.condition.message)
+    found = [
+        available,
+        Condition(ConditionType.PROGRESSING, False, Reason.NO_VERSION, ""),
+        validity([]),
+        resolved.condition,
+    ]
     generation = parent["metadata"].get("generation", 0)
     status["conditions"] = merge_conditions(previous.get("conditions"), found, now=now, generation=generation)
     return {"status": status, "children": []}

@@ -14,36 +14,36 @@ import json
 import math
 from datetime import datetime, timedelta
 
+from aurora_api import labels as label
+from aurora_api import resources
+from aurora_api.names import is_valid_model_name, is_valid_version, version_at
+from aurora_api.phases import RunPhase
+from aurora_api.reasons import ConditionType, RunReason
+from aurora_api.times import parse_rfc3339
+from aurora_api.training import BUILTIN_DATASETS, GATE_DIRECTIONS
 from hooks.children import missing_children, retry_seconds, sooner
-from hooks.conditions import Condition, merge_conditions, parse_rfc3339
+from hooks.conditions import Condition, merge_conditions
 from hooks.config import HookConfig
 from hooks.podsecurity import container_security_context, pod_security_context
 from hooks.request import observed_group, parent_parts
 from hooks.shapes import NUMBER, cleaned, shape_errors
-from trainer.datasets import BUILTIN_NAMES
-from trainer.gate import DIRECTIONS
 from trainer.parameters import parameter_errors
-from trainer.store import is_valid_model_name, is_valid_version, version_at
 
 JOB_KEY = "Job.batch/v1"
 POD_KEY = "Pod.v1"
-RUN_KEY = "MLTrainingJob.aurora.dev/v1alpha1"
+RUN_KEY = resources.TRAINING_JOB_KEY
 # Runs of one model created this close together choose their versions one after the other;
 # an older run that has not chosen by then (its hook keeps failing) is no longer waited for.
 SIBLING_WAIT_SECONDS = 60
 SIBLING_RESYNC_SECONDS = 2.0
 CONTAINER = "trainer"
-LABEL_MODEL = "aurora.dev/model"
-LABEL_VERSION = "aurora.dev/model-version"
-LABEL_RUN = "aurora.dev/training-job"
-LABEL_RUN_UID = "aurora.dev/training-job-uid"
 # Trainer exit codes the controller acts on (trainer/errors.py): never retried.
 EXIT_BAD_INPUT, EXIT_GATE_FAILED = 2, 3
 METRIC_NAMES = ("r2", "rmse", "mae", "rows", "trainSeconds")
 # The trainer's reasons for exit code 2 that are the models volume's, not the run's input.
 STORE_FAILURES = {
-    "StoreNotWritable": "the trainer cannot write to the models volume",
-    "NoSpace": "the models volume is full",
+    RunReason.STORE_NOT_WRITABLE: "the trainer cannot write to the models volume",
+    RunReason.NO_SPACE: "the models volume is full",
 }
 DEFAULTS = {
     "evaluation": {"testFraction": 0.2, "seed": 42},
@@ -73,18 +73,12 @@ STATUS_SHAPE = {
     "conditions": [dict],
 }
 
-# Phases (status.phase), each what is true in it:
-PENDING = "Pending"  # the Job is created or about to be; no trainer pod is running yet
-RUNNING = "Running"  # a trainer pod is running
-SUCCEEDED = "Succeeded"  # the trainer published the version (and promoted it if asked and the gate passed)
-FAILED = "Failed"  # the run ended without a published promotable version; the Failed condition says why
-
 
 # Predicates
 
 
 def is_finished(status: dict) -> bool:
-    return status.get("phase") in (SUCCEEDED, FAILED) and bool(status.get("completionTime"))
+    return status.get("phase") in (RunPhase.SUCCEEDED, RunPhase.FAILED) and bool(status.get("completionTime"))
 
 
 def has_job_condition(job: dict, kind: str) -> dict | None:
@@ -174,8 +168,8 @@ def spec_errors(spec: dict, name: str, config: HookConfig, wrong_types: list[str
 def dataset_errors(dataset, mount: str) -> list[str]:
     if not isinstance(dataset, dict) or len({"builtin", "csv"} & set(dataset)) != 1:
         return ["spec.dataset must have exactly one of builtin or csv"]
-    if "builtin" in dataset and dataset["builtin"] not in BUILTIN_NAMES:
-        return [f"spec.dataset.builtin {dataset['builtin']!r} must be one of {', '.join(BUILTIN_NAMES)}"]
+    if "builtin" in dataset and dataset["builtin"] not in BUILTIN_DATASETS:
+        return [f"spec.dataset.builtin {dataset['builtin']!r} must be one of {', '.join(BUILTIN_DATASETS)}"]
     csv = dataset.get("csv")
     if "csv" in dataset and not (isinstance(csv, dict) and csv.get("target")):
         return ["spec.dataset.csv needs a path and a target column"]
@@ -199,9 +193,9 @@ def evaluation_errors(evaluation: dict) -> list[str]:
 
 def gate_errors(gate) -> list[str]:
     metric = gate.get("metric") if isinstance(gate, dict) else None
-    if metric not in DIRECTIONS:
-        return [f"spec.evaluation.gate.metric {metric!r} must be one of {', '.join(DIRECTIONS)}"]
-    bound = "min" if DIRECTIONS[metric] == ">=" else "max"
+    if metric not in GATE_DIRECTIONS:
+        return [f"spec.evaluation.gate.metric {metric!r} must be one of {', '.join(GATE_DIRECTIONS)}"]
+    bound = "min" if GATE_DIRECTIONS[metric] == ">=" else "max"
     if set(gate) - {"metric", bound} or not isinstance(gate.get(bound), int | float):
         return [f"spec.evaluation.gate for {metric} takes exactly '{bound}', a number"]
     return []
@@ -232,8 +226,8 @@ def trainer_args(spec: dict, version: str, config: HookConfig) -> list[str]:
     args += ["--test-fraction", str(evaluation["testFraction"]), "--seed", str(evaluation["seed"])]
     gate = evaluation.get("gate")
     if gate:
-        bound = "min" if DIRECTIONS[gate["metric"]] == ">=" else "max"
-        args += ["--gate", f"{gate['metric']}{DIRECTIONS[gate['metric']]}{gate[bound]}"]
+        bound = "min" if GATE_DIRECTIONS[gate["metric"]] == ">=" else "max"
+        args += ["--gate", f"{gate['metric']}{GATE_DIRECTIONS[gate['metric']]}{gate[bound]}"]
     if not spec["promote"]:
         args.append("--no-promote")
     return args + ["--version", version, "--model-root", config.models_mount]
@@ -242,13 +236,13 @@ def trainer_args(spec: dict, version: str, config: HookConfig) -> list[str]:
 def new_job(parent: dict, spec: dict, version: str, config: HookConfig) -> dict:
     """The training Job, with only the fields we own."""
     labels = {
-        LABEL_MODEL: spec["model"],
-        LABEL_VERSION: version,
-        LABEL_RUN: parent["metadata"]["name"],
+        label.MODEL: spec["model"],
+        label.VERSION: version,
+        label.RUN: parent["metadata"]["name"],
         "app.kubernetes.io/name": "aurora-trainer",
         "app.kubernetes.io/managed-by": "aurora",
     }
-    pod_labels = {**labels, LABEL_RUN_UID: parent["metadata"].get("uid", "")}
+    pod_labels = {**labels, label.RUN_UID: parent["metadata"].get("uid", "")}
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -259,7 +253,7 @@ def new_job(parent: dict, spec: dict, version: str, config: HookConfig) -> dict:
             "podFailurePolicy": pod_failure_policy(),
             "template": {
                 "metadata": {"labels": pod_labels},
-                "spec": new_pod_spec(spec, version, config, pod_labels[LABEL_RUN_UID]),
+                "spec": new_pod_spec(spec, version, config, pod_labels[label.RUN_UID]),
             },
         },
     }
@@ -319,7 +313,7 @@ def new_pod_spec(spec: dict, version: str, config: HookConfig, run_id: str) -> d
 
 def recorded_version(job: dict | None, previous: dict) -> str:
     """The version a run already has: the one its Job carries, else the one in its status."""
-    from_job = ((job or {}).get("metadata") or {}).get("labels", {}).get(LABEL_VERSION)
+    from_job = ((job or {}).get("metadata") or {}).get("labels", {}).get(label.VERSION)
     return from_job or previous.get("modelVersion", "")
 
 
@@ -361,7 +355,7 @@ def runs_choosing_first(siblings: list[dict], parent: dict, now: datetime) -> li
     for run in siblings:
         status = run.get("status") if isinstance(run.get("status"), dict) else {}
         born = parse_rfc3339(created(run))
-        if sibling_version(run) or status.get("phase") == FAILED or born is None or born < since:
+        if sibling_version(run) or status.get("phase") == RunPhase.FAILED or born is None or born < since:
             continue
         if (created(run), run["metadata"]["name"]) < mine:
             waiting.append(run["metadata"]["name"])
@@ -371,13 +365,16 @@ def runs_choosing_first(siblings: list[dict], parent: dict, now: datetime) -> li
 def failure_reason(job: dict, exit_code: int | None, summary: dict) -> tuple[str, str]:
     """Why a failed Job failed, in words."""
     if exit_code == EXIT_GATE_FAILED:
-        return "QualityGateFailed", "the model did not pass the quality gate; its version is published unpromoted"
+        return (
+            RunReason.QUALITY_GATE_FAILED,
+            "the model did not pass the quality gate; its version is published unpromoted",
+        )
     if exit_code == EXIT_BAD_INPUT and summary.get("reason") in STORE_FAILURES:
         return summary["reason"], STORE_FAILURES[summary["reason"]]
     if exit_code == EXIT_BAD_INPUT:
-        return "InvalidInput", "the trainer rejected its input (dataset or parameters)"
+        return RunReason.INVALID_INPUT, "the trainer rejected its input (dataset or parameters)"
     condition = has_job_condition(job, "Failed") or {}
-    reason = condition.get("reason") or "JobFailed"
+    reason = condition.get("reason") or RunReason.JOB_FAILED
     return reason, condition.get("message") or f"the training Job failed ({reason})"
 
 
@@ -406,7 +403,7 @@ def job_outcome(job: dict, request: dict) -> dict:
         if isinstance(summary.get(field), bool):
             outcome[field] = summary[field]
     if has_job_condition(job, "Complete"):
-        return {**outcome, "phase": SUCCEEDED, "completionTime": job_status.get("completionTime")}
+        return {**outcome, "phase": RunPhase.SUCCEEDED, "completionTime": job_status.get("completionTime")}
     failed = has_job_condition(job, "Failed")
     if failed:
         reason, message = failure_reason(job, exit_code, summary)
@@ -414,14 +411,14 @@ def job_outcome(job: dict, request: dict) -> dict:
         message = f"{message}: {detail}" if detail else message
         return {
             **outcome,
-            "phase": FAILED,
+            "phase": RunPhase.FAILED,
             "completionTime": failed.get("lastTransitionTime"),
             "reason": reason,
             "message": message,
         }
     # A pod counts as running once it is ready (pending pods are "active" too).
     running = job_status.get("ready", job_status.get("active", 0))
-    return {**outcome, "phase": RUNNING if running else PENDING}
+    return {**outcome, "phase": RunPhase.RUNNING if running else RunPhase.PENDING}
 
 
 RECORDED = ("startTime", "completionTime", "metrics", "gatePassed", "promoted")
@@ -431,7 +428,7 @@ def recorded_outcome(previous: dict) -> dict:
     """What a finished run recorded in its status, for when its Job and pods are gone."""
     outcome = {"phase": previous["phase"], **{k: previous[k] for k in RECORDED if k in previous}}
     for condition in previous.get("conditions") or []:
-        if condition.get("type") == "Failed" and condition.get("status") == "True":
+        if condition.get("type") == ConditionType.FAILED and condition.get("status") == "True":
             outcome["reason"], outcome["message"] = condition.get("reason"), condition.get("message")
     return outcome
 
@@ -446,13 +443,13 @@ def compute_status(
     elif job is not None:
         outcome = job_outcome(job, request)
     elif errors:
-        outcome = {"phase": FAILED}
+        outcome = {"phase": RunPhase.FAILED}
     elif previous.get("phase"):
         # Asked for before and still not there: its create did not succeed.
         waiting = f"waiting for Job {job_name(parent)} to be created (an older object may still hold its name)"
-        outcome = {"phase": PENDING, "waiting": waiting}
+        outcome = {"phase": RunPhase.PENDING, "waiting": waiting}
     else:
-        outcome = {"phase": PENDING}
+        outcome = {"phase": RunPhase.PENDING}
     status = {"phase": outcome["phase"], "jobName": "" if errors and job is None else job_name(parent)}
     status["modelVersion"] = version
     for field in RECORDED:
@@ -469,19 +466,21 @@ def compute_status(
 def conditions(outcome: dict, errors: list[str]) -> list[Condition]:
     phase = outcome["phase"]
     invalid = (
-        Condition("InvalidSpec", True, "InvalidSpec", "; ".join(errors))
+        Condition(ConditionType.INVALID_SPEC, True, RunReason.INVALID_SPEC, "; ".join(errors))
         if errors
-        else Condition("InvalidSpec", False, "SpecValid", "the spec is valid")
+        else Condition(ConditionType.INVALID_SPEC, False, RunReason.SPEC_VALID, "the spec is valid")
     )
+    published = phase == RunPhase.SUCCEEDED
     complete = Condition(
-        "Complete", phase == SUCCEEDED, "Published" if phase == SUCCEEDED else phase, completion_message(outcome)
+        ConditionType.COMPLETE, published, RunReason.PUBLISHED if published else phase, completion_message(outcome)
     )
-    failed_reason = outcome.get("reason") or ("InvalidSpec" if errors and phase == FAILED else "NotFailed")
+    refused = errors and phase == RunPhase.FAILED
+    failed_reason = outcome.get("reason") or (RunReason.INVALID_SPEC if refused else RunReason.NOT_FAILED)
     failed = Condition(
-        "Failed",
-        phase == FAILED,
+        ConditionType.FAILED,
+        phase == RunPhase.FAILED,
         failed_reason,
-        outcome.get("message") or ("; ".join(errors) if phase == FAILED else ""),
+        outcome.get("message") or ("; ".join(errors) if phase == RunPhase.FAILED else ""),
     )
     return [complete, failed, invalid]
 
@@ -490,7 +489,7 @@ def completion_message(outcome: dict) -> str:
     if outcome.get("waiting"):
         return outcome["waiting"]
     metrics = outcome.get("metrics") or {}
-    if outcome["phase"] != SUCCEEDED or not {"r2", "rmse", "mae"} <= set(metrics):
+    if outcome["phase"] != RunPhase.SUCCEEDED or not {"r2", "rmse", "mae"} <= set(metrics):
         return ""
     promoted = "promoted to latest" if outcome.get("promoted") else "not promoted"
     return f"r2 {metrics['r2']:.4f}, rmse {metrics['rmse']:.4g}, mae {metrics['mae']:.4g}; {promoted}"
@@ -560,13 +559,13 @@ def waiting_for_siblings(parent: dict, previous: dict, waiting: list[str], now: 
     """No version, no Job yet: two runs of a model started in the same second must not share a version."""
     message = f"waiting for {', '.join(waiting)} (same model, created earlier) to choose its version first"
     found = [
-        Condition("Complete", False, "WaitingForVersion", message),
-        Condition("Failed", False, "NotFailed", ""),
-        Condition("InvalidSpec", False, "SpecValid", "the spec is valid"),
+        Condition(ConditionType.COMPLETE, False, RunReason.WAITING_FOR_VERSION, message),
+        Condition(ConditionType.FAILED, False, RunReason.NOT_FAILED, ""),
+        Condition(ConditionType.INVALID_SPEC, False, RunReason.SPEC_VALID, "the spec is valid"),
     ]
     generation = parent["metadata"].get("generation", 0)
     conditions_ = merge_conditions(previous.get("conditions"), found, now=now, generation=generation)
-    status = {"phase": PENDING, "jobName": job_name(parent), "conditions": conditions_}
+    status = {"phase": RunPhase.PENDING, "jobName": job_name(parent), "conditions": conditions_}
     return {"status": status, "children": [], "resyncAfterSeconds": SIBLING_RESYNC_SECONDS}
 
 
@@ -576,15 +575,15 @@ def customize(request: dict) -> dict:
     parent, _, _, _ = read_parent(request)
     uid, namespace = parent["metadata"].get("uid", ""), parent["metadata"].get("namespace", "")
     selector = (
-        {"matchLabels": {LABEL_RUN_UID: uid}} if uid else {"matchLabels": {LABEL_RUN: parent["metadata"]["name"]}}
+        {"matchLabels": {label.RUN_UID: uid}} if uid else {"matchLabels": {label.RUN: parent["metadata"]["name"]}}
     )
     # The namespace is named: a rule without one selects objects of every namespace.
     return {
         "relatedResources": [
             {"apiVersion": "v1", "resource": "pods", "namespace": namespace, "labelSelector": selector},
             {
-                "apiVersion": "aurora.dev/v1alpha1",
-                "resource": "mltrainingjobs",
+                "apiVersion": resources.API_VERSION,
+                "resource": resources.TRAINING_JOBS,
                 "namespace": namespace,
                 "labelSelector": {},
             },

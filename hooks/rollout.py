@@ -7,45 +7,16 @@ changes only through the named transitions below and is written back by `status_
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
-from functools import lru_cache
 from typing import NamedTuple
 
+from aurora_api.actions import ACTIONS
+from aurora_api.names import is_valid_version
+from aurora_api.phases import Phase
+from aurora_api.reasons import Reason
+from aurora_api.times import parse_duration, parse_rfc3339, rfc3339
 from hooks.analysis import track_numbers
-from hooks.conditions import parse_rfc3339, rfc3339
-from trainer.store import is_valid_version
-
-DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
-ACTIONS = ("promote", "abort", "retry", "rollback")
-
-
-class Phase(StrEnum):
-    STABLE = "Stable"  # one version serves all traffic; no canary takes any
-    PROGRESSING = "Progressing"  # a canary is starting, or walking the steps under analysis
-    PAUSED = "Paused"  # the canary holds its weight: spec.paused, a gate step, or checks that stay inconclusive
-    PROMOTING = "Promoting"  # the stable track moves to the canary's version; the canary keeps its weight meanwhile
-    ROLLED_BACK = "RolledBack"  # the canary failed or was aborted; stable serves all until a new version or retry
-    FAILED = "Failed"  # the spec is invalid and no stable track exists to keep serving
-
-
-ROLLING = frozenset({Phase.PROGRESSING, Phase.PAUSED})
-
-
-def parse_duration(text) -> int | None:
-    """'90s', '2m', '1h30m' -> seconds; None when malformed."""
-    return duration_seconds(text) if isinstance(text, str) and text else None
-
-
-@lru_cache(maxsize=1024)
-def duration_seconds(text: str) -> int | None:
-    match = DURATION.fullmatch(text)
-    if not match:
-        return None
-    hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    return hours * 3600 + minutes * 60 + seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,13 +276,13 @@ def roll_back(r: Rollout, reason: str, message: str, now: datetime) -> Rollout:
 
 def revert(r: Rollout, message: str, now: datetime) -> Rollout:
     """spec.version went back to the stable version mid-rollout."""
-    return end_canary(r, Phase.STABLE, "VersionReverted", message, now)._replace(failed_version="")
+    return end_canary(r, Phase.STABLE, Reason.VERSION_REVERTED, message, now)._replace(failed_version="")
 
 
 def complete_promotion(r: Rollout, now: datetime, window_seconds: int) -> Rollout:
     """Stable runs the canary's version everywhere: it is the stable version now. The version it
     replaced stays ready on the previous track for the rollback window, when there is one."""
-    done = end_canary(r, Phase.STABLE, "Promoted", f"{r.canary_version} promoted to stable", now)
+    done = end_canary(r, Phase.STABLE, Reason.PROMOTED, f"{r.canary_version} promoted to stable", now)
     done = done._replace(stable_version=r.canary_version, failed_version="")
     if window_seconds <= 0:
         return done
@@ -348,7 +319,7 @@ def begin_promotion(r: Rollout, reason: str, message: str) -> Rollout:
 def enter_step(r: Rollout, steps: tuple[Step, ...], index: int, now: datetime) -> Rollout:
     """Start step `index` (its weight, its gate); past the last step, promote."""
     if steps and index >= len(steps):
-        return begin_promotion(r, "StepsCompleted", "all steps passed: promoting")
+        return begin_promotion(r, Reason.STEPS_COMPLETED, "all steps passed: promoting")
     step = steps[index] if steps else None
     gate = step is not None and step.is_gate
     return r._replace(
@@ -374,7 +345,9 @@ def record_check(r: Rollout, check: Check) -> Rollout:
 
 
 def pause_inconclusive(r: Rollout, message: str, generation: int) -> Rollout:
-    return r._replace(phase=Phase.PAUSED, paused_generation=generation, reason="AnalysisInconclusive", message=message)
+    return r._replace(
+        phase=Phase.PAUSED, paused_generation=generation, reason=Reason.ANALYSIS_INCONCLUSIVE, message=message
+    )
 
 
 def resume(r: Rollout) -> Rollout:

@@ -11,14 +11,17 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from aurora_api import resources
+from aurora_api.names import is_valid_version
+from aurora_api.phases import RunPhase
+from aurora_api.reasons import ConditionType, Reason
 from hooks.conditions import Condition
 from hooks.request import observed_group
-from trainer.store import is_valid_version
 
-TRAINING_JOB_KEY = "MLTrainingJob.aurora.dev/v1alpha1"
-TRAINING_JOB_RESOURCE = {"apiVersion": "aurora.dev/v1alpha1", "resource": "mltrainingjobs"}
+TRAINING_JOB_KEY = resources.TRAINING_JOB_KEY
+TRAINING_JOB_RESOURCE = {"apiVersion": resources.API_VERSION, "resource": resources.TRAINING_JOBS}
 DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-CONDITION = "VersionResolved"
+CONDITION = ConditionType.VERSION_RESOLVED
 
 
 class Resolved(NamedTuple):
@@ -61,7 +64,7 @@ def resolve_version(spec: dict, request: dict, status: dict, running: str) -> Re
     """The version to serve and the VersionResolved condition saying where it came from."""
     if "version" in spec:
         wanted = spec["version"]
-        return Resolved(wanted, Condition(CONDITION, True, "SpecVersion", f"spec.version is {wanted}"))
+        return Resolved(wanted, Condition(CONDITION, True, Reason.SPEC_VERSION, f"spec.version is {wanted}"))
     name = training_job_name(spec)
     job = observed_group(request, TRAINING_JOB_KEY, "related").get(name)
     version, reason, message = training_outcome(job, name, spec.get("model"))
@@ -76,23 +79,27 @@ def resolve_version(spec: dict, request: dict, status: dict, running: str) -> Re
 def training_outcome(job: dict | None, name: str, model) -> tuple[str, str, str]:
     """(version or '', reason, message) for the MLTrainingJob as observed."""
     if job is None:
-        return "", "WaitingForTraining", f"MLTrainingJob {name} does not exist (yet)"
+        return "", Reason.WAITING_FOR_TRAINING, f"MLTrainingJob {name} does not exist (yet)"
     trains = (job.get("spec") or {}).get("model")
     if trains != model:
-        return "", "ModelMismatch", f"MLTrainingJob {name} trains model {trains!r}, not {model!r}"
+        return "", Reason.MODEL_MISMATCH, f"MLTrainingJob {name} trains model {trains!r}, not {model!r}"
     status = job.get("status") if isinstance(job.get("status"), dict) else {}
     phase, version = status.get("phase"), status.get("modelVersion")
     if status.get("gatePassed") is False:
-        return "", "GateFailed", f"MLTrainingJob {name} failed its quality gate: {failure_message(status)}"
-    if phase == "Failed":
-        return "", "TrainingFailed", f"MLTrainingJob {name} failed: {failure_message(status)}"
-    if phase == "Succeeded" and isinstance(version, str) and is_valid_version(version):
-        return version, "TrainingSucceeded", f"MLTrainingJob {name} published {version}"
-    return "", "WaitingForTraining", f"MLTrainingJob {name} is {phase or 'not started'}"
+        return "", Reason.GATE_FAILED, f"MLTrainingJob {name} failed its quality gate: {failure_message(status)}"
+    if phase == RunPhase.FAILED:
+        return "", Reason.TRAINING_FAILED, f"MLTrainingJob {name} failed: {failure_message(status)}"
+    if phase == RunPhase.SUCCEEDED and isinstance(version, str) and is_valid_version(version):
+        return version, Reason.TRAINING_SUCCEEDED, f"MLTrainingJob {name} published {version}"
+    return "", Reason.WAITING_FOR_TRAINING, f"MLTrainingJob {name} is {phase or 'not started'}"
 
 
 def failure_message(status: dict) -> str:
     for condition in status.get("conditions") or []:
-        if isinstance(condition, dict) and condition.get("type") == "Failed" and condition.get("status") == "True":
+        if (
+            isinstance(condition, dict)
+            and condition.get("type") == ConditionType.FAILED
+            and condition.get("status") == "True"
+        ):
             return str(condition.get("message") or condition.get("reason") or "no message")
     return "no message"

@@ -4,24 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from control_api.info import rollback_refusal
+from aurora_api import actions
+from aurora_api.actions import Action
+from aurora_api.phases import Phase
+from aurora_api.status import read_status
 
-ROLLING = ("Progressing", "Paused")
-ACTIONS = ("promote", "abort", "retry", "rollback")
 WAITS = ("stable", "promoted", "rolledback")
 
 
 def refusal(action: str, mld: dict, now: datetime) -> str | None:
     """Why the action would do nothing in the MLDeployment's phase, or None when it acts."""
-    status = mld.get("status") or {}
-    phase = status.get("phase") or "unknown"
-    if action in ("promote", "abort") and phase not in ROLLING:
-        return f"{action} acts on a rollout in progress; {name_of(mld)} is {phase}"
-    if action == "retry" and phase != "RolledBack":
-        return f"retry starts a rolled-back canary again; {name_of(mld)} is {phase}"
-    if action == "rollback":
-        return rollback_refusal(mld, now)
-    return None
+    return actions.refusal(Action(action), read_status(mld), now, name_of(mld))
 
 
 def name_of(mld: dict) -> str:
@@ -30,22 +23,15 @@ def name_of(mld: dict) -> str:
 
 def wait_outcome(goal: str, mld: dict) -> tuple[bool, str | None]:
     """(done, failure): done when the goal is reached; a failure when it can no longer be."""
-    status = mld.get("status") or {}
-    if status.get("observedGeneration", 0) < mld["metadata"].get("generation", 0):
+    status = read_status(mld)
+    if not status.current:
         return False, None  # the controller has not seen the latest spec yet
-    phase, reason = status.get("phase"), status.get("reason")
-    settled = phase == "Stable" and not status.get("canaryVersion") and available(status)
     if goal == "stable":
-        return settled, None
+        return status.is_settled, None
     if goal == "promoted":
-        if settled and reason == "Promoted" and status.get("stableVersion") == status.get("desiredVersion"):
+        if status.is_promoted:
             return True, None
-        return False, (f"rolled back: {status.get('message', '')}" if phase == "RolledBack" else None)
+        return False, (f"rolled back: {status.message}" if status.phase == Phase.ROLLED_BACK else None)
     if goal == "rolledback":
-        promoted = settled and reason == "Promoted" and status.get("stableVersion") == status.get("desiredVersion")
-        return phase == "RolledBack", ("promoted instead" if promoted else None)
+        return status.phase == Phase.ROLLED_BACK, ("promoted instead" if status.is_promoted else None)
     raise ValueError(f"unknown goal {goal!r}; one of {', '.join(WAITS)}")
-
-
-def available(status: dict) -> bool:
-    return any(c.get("type") == "Available" and c.get("status") == "True" for c in status.get("conditions") or [])

@@ -25,16 +25,17 @@ import yaml
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
-from hooks.mltrainingjob import LABEL_RUN_UID
-from hooks.rollout import parse_duration
+from aurora_api import labels as label
+from aurora_api.actions import Action
+from aurora_api.resources import DEPLOYMENTS, GROUP, TRAINING_JOBS, VERSION
+from aurora_api.times import parse_duration
 from kubectl_aurora import actions, render
 
-GROUP, VERSION = "aurora.dev", "v1alpha1"
 PLURALS = {
-    "mld": "mldeployments",
-    "mldeployment": "mldeployments",
-    "mltj": "mltrainingjobs",
-    "mltrainingjob": "mltrainingjobs",
+    "mld": DEPLOYMENTS,
+    "mldeployment": DEPLOYMENTS,
+    "mltj": TRAINING_JOBS,
+    "mltrainingjob": TRAINING_JOBS,
 }
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_OTHER_WAY = 0, 1, 2, 3
 
@@ -60,7 +61,7 @@ class Cluster:
 
     def annotate(self, name: str, key: str, value: str) -> None:
         body = {"metadata": {"annotations": {key: value}}}
-        self.custom.patch_namespaced_custom_object(GROUP, VERSION, self.namespace, "mldeployments", name, body)
+        self.custom.patch_namespaced_custom_object(GROUP, VERSION, self.namespace, DEPLOYMENTS, name, body)
 
     def changes(self, plural: str, name: str, seconds: int | None = None):
         """The object each time it changes (the watch API), first as it is now."""
@@ -89,7 +90,7 @@ class Cluster:
             except ApiException as err:
                 if err.status != 404:
                     raise
-        selector = f"{LABEL_RUN_UID}={mltj['metadata'].get('uid', '')}"
+        selector = f"{label.RUN_UID}={mltj['metadata'].get('uid', '')}"
         pods = self.core.list_namespaced_pod(self.namespace, label_selector=selector)
         return job, self.serialize(pods)["items"]
 
@@ -109,7 +110,7 @@ def emit(obj, output: str | None, lines: list[str]) -> None:
 
 def command_get(cluster: Cluster, args, paint: render.Paint) -> int:
     plural = PLURALS[args.kind]
-    if plural == "mltrainingjobs":
+    if plural == TRAINING_JOBS:
         mltj = cluster.get(plural, args.name)
         job, pods = cluster.training_children(mltj)
         emit(mltj, args.output, render.training_tree(mltj, job, pods, now(), paint))
@@ -128,37 +129,38 @@ def command_get(cluster: Cluster, args, paint: render.Paint) -> int:
 
 
 def command_list(cluster: Cluster, args, paint: render.Paint) -> int:
-    deployments = cluster.list("mldeployments", args.all_namespaces)
-    jobs = cluster.list("mltrainingjobs", args.all_namespaces)
-    emit({"mldeployments": deployments, "mltrainingjobs": jobs}, args.output, render.listing(deployments, jobs))
+    deployments = cluster.list(DEPLOYMENTS, args.all_namespaces)
+    jobs = cluster.list(TRAINING_JOBS, args.all_namespaces)
+    emit({DEPLOYMENTS: deployments, TRAINING_JOBS: jobs}, args.output, render.listing(deployments, jobs))
     return EXIT_OK
 
 
 def command_action(cluster: Cluster, args, paint: render.Paint) -> int:
-    mld = cluster.get("mldeployments", args.name)
+    mld = cluster.get(DEPLOYMENTS, args.name)
     refused = actions.refusal(args.command, mld, now())
     if refused:
         print(f"error: {refused}", file=sys.stderr)
         return EXIT_FAILED
     value = uuid.uuid4().hex
-    cluster.annotate(args.name, f"aurora.dev/{args.command}", value)
-    print(f"mldeployment {actions.name_of(mld)}: aurora.dev/{args.command}={value}")
+    annotation = Action(args.command).annotation
+    cluster.annotate(args.name, annotation, value)
+    print(f"mldeployment {actions.name_of(mld)}: {annotation}={value}")
     return EXIT_OK
 
 
 def command_wait(cluster: Cluster, args, paint: render.Paint) -> int:
     kind, _, name = args.target.partition("/")
-    if PLURALS.get(kind) != "mldeployments" or not name:
+    if PLURALS.get(kind) != DEPLOYMENTS or not name:
         print("error: wait takes mld/NAME", file=sys.stderr)
         return EXIT_USAGE
     timeout = parse_duration(args.timeout)
     if timeout is None:
         print(f"error: --timeout {args.timeout!r} is not a duration like 90s or 10m", file=sys.stderr)
         return EXIT_USAGE
-    cluster.get("mldeployments", name)
+    cluster.get(DEPLOYMENTS, name)
     deadline = time.monotonic() + timeout
     while (left := deadline - time.monotonic()) > 0:
-        for mld in cluster.changes("mldeployments", name, seconds=max(1, int(left))):
+        for mld in cluster.changes(DEPLOYMENTS, name, seconds=max(1, int(left))):
             done, failure = actions.wait_outcome(args.goal, mld)
             if done or failure:
                 status = mld.get("status") or {}
@@ -186,8 +188,8 @@ def parser() -> argparse.ArgumentParser:
     get.add_argument("-w", "--watch", action="store_true", help="redraw on every change")
     listed = sub.add_parser("list", parents=[common], help="every MLDeployment and MLTrainingJob")
     listed.add_argument("-A", "--all-namespaces", action="store_true")
-    for action in actions.ACTIONS:
-        act = sub.add_parser(action, parents=[common], help=f"set aurora.dev/{action} on an MLDeployment")
+    for action in Action:
+        act = sub.add_parser(action, parents=[common], help=f"set {action.annotation} on an MLDeployment")
         act.add_argument("name")
     wait = sub.add_parser("wait", parents=[common], help="block until a rollout is stable, promoted or rolled back")
     wait.add_argument("target", help="mld/NAME")

@@ -8,20 +8,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from hooks.conditions import parse_rfc3339
-from hooks.rollout import parse_duration
+from aurora_api.phases import ROLLING, Phase, RunPhase
+from aurora_api.reasons import ConditionType
+from aurora_api.times import parse_duration, parse_rfc3339
 
 COLOURS = {"green": "32", "yellow": "33", "red": "31", "bold": "1", "dim": "2"}
 PHASE_COLOUR = {
-    "Stable": "green",
-    "Succeeded": "green",
-    "Progressing": "yellow",
-    "Promoting": "yellow",
-    "Paused": "yellow",
-    "Running": "yellow",
-    "Pending": "yellow",
-    "RolledBack": "red",
-    "Failed": "red",
+    Phase.STABLE: "green",
+    RunPhase.SUCCEEDED: "green",
+    Phase.PROGRESSING: "yellow",
+    Phase.PROMOTING: "yellow",
+    Phase.PAUSED: "yellow",
+    RunPhase.RUNNING: "yellow",
+    RunPhase.PENDING: "yellow",
+    Phase.ROLLED_BACK: "red",
+    Phase.FAILED: "red",  # and RunPhase.FAILED, the same word
 }
 
 
@@ -81,7 +82,7 @@ def deployment_tree(mld: dict, now: datetime, paint: Paint = PLAIN) -> list[str]
         rows.append(("analysis", analysis))
     if status.get("previousVersion"):
         rows.append(("rollback", window_line(status, now)))
-    rows.append(("message", status.get("message") or condition_message(status, "Progressing") or "-"))
+    rows.append(("message", status.get("message") or condition_message(status, ConditionType.PROGRESSING) or "-"))
     return tree(title, rows)
 
 
@@ -162,7 +163,7 @@ def analysis_text(spec: dict, status: dict, now: datetime) -> str:
     ]
     lines = [head, "   ".join(numbers)]
     interval = parse_duration(((spec.get("canary") or {}).get("analysis") or {}).get("interval") or "")
-    if interval and status.get("phase") in ("Progressing", "Paused") and checked:
+    if interval and status.get("phase") in ROLLING and checked:
         due = interval - (now - checked).total_seconds()
         lines.append(f"next check in {span(due)}" if due > 0 else "next check due now")
     return "\n".join(lines)
@@ -206,7 +207,7 @@ def training_tree(mltj: dict, job: dict | None, pods: list[dict], now: datetime,
         ("job", job_line(status, job)),
     ]
     rows += [("pod", pod_line(pod)) for pod in pods]
-    failed = condition_message(status, "Failed") if any_true(status, "Failed") else ""
+    failed = condition_message(status, ConditionType.FAILED) if any_true(status, ConditionType.FAILED) else ""
     if failed:
         rows.append(("failed", failed))
     return tree(title, rows)

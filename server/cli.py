@@ -13,9 +13,9 @@ import logging
 import os
 import sys
 
+from aurora_runtime.multiproc import prepare_multiprocess_dir
 from server.config import ServerConfig
 from server.errors import ConfigError
-from server.multiproc import prepare_multiprocess_dir
 
 log = logging.getLogger("aurora.serve")
 DEFAULT_BIND = "0.0.0.0:8080"
@@ -70,8 +70,9 @@ def limit_native_threads() -> None:
 def serve(args: argparse.Namespace, config: ServerConfig) -> int:
     limit_native_threads()
     prepare_multiprocess_dir()
+    from aurora_runtime.gunicorn import GunicornServer
     from server.app import create_app
-    from server.gunicorn import GunicornServer, grpc_hooks
+    from server.grpc_workers import grpc_hooks
 
     options = {
         "bind": args.bind,

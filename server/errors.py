@@ -1,18 +1,17 @@
-"""The server's errors: one base carrying the HTTP status, rendered as {"error": message}."""
+"""The server's errors, on the services' common base (aurora_runtime.errors)."""
 
+from aurora_runtime.errors import AppError, ConfigError, InvalidRequest, NotFound
 
-class AppError(Exception):
-    status = 500
-    reason = "internal"
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-class InvalidRequest(AppError):
-    status = 400
-    reason = "invalid_request"
+__all__ = [
+    "AppError",
+    "ConfigError",
+    "InvalidRequest",
+    "NotFound",
+    "Unprocessable",
+    "PayloadTooLarge",
+    "ModelNotReady",
+    "InjectedFault",
+]
 
 
 class Unprocessable(AppError):
@@ -20,11 +19,6 @@ class Unprocessable(AppError):
 
     status = 422
     reason = "unprocessable"
-
-
-class NotFound(AppError):
-    status = 404
-    reason = "not_found"
 
 
 class PayloadTooLarge(AppError):
@@ -40,7 +34,3 @@ class ModelNotReady(AppError):
 class InjectedFault(AppError):
     status = 500
     reason = "fault_injected"
-
-
-class ConfigError(Exception):
-    """A server setting that is missing or out of range."""

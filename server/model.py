@@ -11,6 +11,7 @@ import logging
 import joblib
 import numpy as np
 
+from aurora_api.names import is_valid_version
 from server.predictors import prepared_predict
 from trainer import store
 
@@ -76,7 +77,7 @@ class ServedModel:
 
     def _buckets(self, own: dict) -> list[float]:
         """The histogram bounds of `buckets_from`'s metadata when it has them, else this version's."""
-        if self.buckets_from and store.is_valid_version(self.buckets_from):
+        if self.buckets_from and is_valid_version(self.buckets_from):
             try:
                 found = bounds_of(self.store.read_metadata(self.name, self.buckets_from))
             except (store.StoreError, OSError, ValueError) as err:

@@ -16,8 +16,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from kubernetes import client
 
+from aurora_api.actions import Action
 from control_api import cli as control_cli
-from control_api.app import ACTIONS, create_app
+from control_api.app import create_app
 from control_api.config import ApiConfig, read_api_key
 from control_api.errors import ConfigError
 from control_api.kube import Kube
@@ -214,7 +215,7 @@ def test_the_openapi_document_matches_the_real_routes(api):
         path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             if "{action}" in path:
-                served |= {(method, path.replace("{action}", action)) for action in ACTIONS}
+                served |= {(method, path.replace("{action}", action)) for action in Action}
             else:
                 served.add((method, path))
     assert status == 200 and document["openapi"].startswith("3.")

@@ -215,7 +215,7 @@ def test_a_real_prometheus_scrapes_version_labelled_metrics(server, trained, tmp
 
 
 def test_a_port_with_closing_connections_of_a_previous_run_is_free():
-    from server.gunicorn import check_port_free
+    from aurora_runtime.gunicorn import check_port_free
 
     with socket.socket() as listener:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

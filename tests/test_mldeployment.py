@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
+from aurora_api.times import parse_rfc3339
 from hooks import mldeployment
-from hooks.conditions import parse_rfc3339
 from tests.hook_fixtures import FIXED_NOW, TEST_CONFIG_MLD, case_name, cases, mldeployment_sync, response_path
 from tests.metacontroller_double import MetacontrollerDouble
 

@@ -22,6 +22,7 @@ import joblib
 import numpy
 import sklearn
 
+from aurora_api.reasons import RunReason
 from trainer import datasets, store
 from trainer.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_GATE_FAILED, EXIT_PUBLISHED, InputError
 from trainer.estimators import ESTIMATORS, new_estimator
@@ -171,7 +172,11 @@ def unexpected_failure(model: str, err: Exception) -> tuple[int, dict]:
     if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
         # A full volume: retrying the same run cannot help until someone frees space.
         log.error("the model store is full: %s", err)
-        return EXIT_BAD_INPUT, {"model": model, "error": f"the model store is full: {err}", "reason": "NoSpace"}
+        return EXIT_BAD_INPUT, {
+            "model": model,
+            "error": f"the model store is full: {err}",
+            "reason": RunReason.NO_SPACE,
+        }
     log.exception("training failed")
     return EXIT_FAILED, {"model": model, "error": f"{type(err).__name__}: {err}"}
 
@@ -182,10 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code, summary = run(args, datetime.now(UTC), os.environ.get("AURORA_RUN_ID", ""))
     except store.NotWritable as err:
-        code, summary = EXIT_BAD_INPUT, {"model": args.model, "error": str(err), "reason": "StoreNotWritable"}
+        code, summary = EXIT_BAD_INPUT, {"model": args.model, "error": str(err), "reason": RunReason.STORE_NOT_WRITABLE}
         log.error("%s", err)
     except (InputError, store.InvalidName, store.VersionExists, store.CorruptVersion) as err:
-        code, summary = EXIT_BAD_INPUT, {"model": args.model, "error": str(err), "reason": "InvalidInput"}
+        code, summary = EXIT_BAD_INPUT, {"model": args.model, "error": str(err), "reason": RunReason.INVALID_INPUT}
         log.error("%s", err)
     except Exception as err:  # the last line of defence: report, then exit non-zero
         code, summary = unexpected_failure(args.model, err)

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aurora_api.training import BUILTIN_DATASETS
 from trainer.errors import InputError
-
-BUILTIN_NAMES = ("diabetes", "california-housing")
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,7 @@ def load_builtin(name: str) -> Dataset:
     elif name == "california-housing":
         bunch = fetch_california_housing(datasets)
     else:
-        raise InputError(f"unknown built-in dataset {name!r}; choose one of {', '.join(BUILTIN_NAMES)}")
+        raise InputError(f"unknown built-in dataset {name!r}; choose one of {', '.join(BUILTIN_DATASETS)}")
     features = np.asarray(bunch.data, dtype=np.float64)
     target = np.asarray(bunch.target, dtype=np.float64)
     return Dataset(f"builtin:{name}", features, target, list(bunch.feature_names), digest(features, target))

@@ -6,10 +6,9 @@ import math
 import re
 from dataclasses import dataclass
 
+from aurora_api.training import GATE_DIRECTIONS
 from trainer.errors import InputError
 
-# r2 grows with quality, rmse and mae shrink: each metric admits one direction.
-DIRECTIONS = {"r2": ">=", "rmse": "<=", "mae": "<="}
 GATE_RE = re.compile(r"^\s*(\w+)\s*(>=|<=)\s*([-+0-9.eE]+)\s*$")
 
 
@@ -43,10 +42,10 @@ def parse_gate(text: str) -> Gate:
     if not match:
         raise InputError(f"gate {text!r}: expected METRIC>=VALUE or METRIC<=VALUE, e.g. 'r2>=0.6'")
     metric, op, raw = match.groups()
-    if metric not in DIRECTIONS:
-        raise InputError(f"gate {text!r}: unknown metric {metric!r}; choose one of {', '.join(DIRECTIONS)}")
-    if op != DIRECTIONS[metric]:
-        raise InputError(f"gate {text!r}: {metric} must use {DIRECTIONS[metric]}")
+    if metric not in GATE_DIRECTIONS:
+        raise InputError(f"gate {text!r}: unknown metric {metric!r}; choose one of {', '.join(GATE_DIRECTIONS)}")
+    if op != GATE_DIRECTIONS[metric]:
+        raise InputError(f"gate {text!r}: {metric} must use {GATE_DIRECTIONS[metric]}")
     try:
         threshold = float(raw)
     except ValueError:

@@ -25,19 +25,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from aurora_api.names import VERSION_FORMAT, is_valid_model_name, is_valid_version, version_at
+
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
 CHECKSUM_FILE = "SHA256SUMS"
 LATEST = "latest"
-VERSION_FORMAT = "v%Y%m%d-%H%M%S"
 INCOMING_PREFIX = ".incoming-"
 # A hidden folder older than this was left by a killed publisher.
 STALE_INCOMING_SECONDS = 24 * 3600
 # How many later seconds an automatically chosen version may move to on collision.
 MAX_VERSION_BUMPS = 120
-
-MODEL_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-VERSION_RE = re.compile(r"^v(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})$")
 
 
 class StoreError(Exception):
@@ -62,28 +60,6 @@ class CorruptVersion(StoreError):
 
 class NotWritable(StoreError):
     """The store's folder refuses this process's writes (its owner or mode, or a read-only mount)."""
-
-
-def is_valid_model_name(name: str) -> bool:
-    """True when `name` is a DNS-1123 label (it becomes a folder and a label value)."""
-    return bool(MODEL_NAME_RE.match(name))
-
-
-def is_valid_version(version: str) -> bool:
-    """True when `version` has the form vYYYYMMDD-HHMMSS and is a real UTC time."""
-    match = VERSION_RE.match(version)
-    if not match:
-        return False
-    try:
-        datetime(*(int(group) for group in match.groups()))
-    except ValueError:
-        return False
-    return True
-
-
-def version_at(moment: datetime) -> str:
-    """The version name for a moment, in UTC."""
-    return moment.astimezone(UTC).strftime(VERSION_FORMAT)
 
 
 def check_model_name(name: str) -> None:

@@ -1,4 +1,5 @@
-"""gunicorn, embedded: the production server behind `aurora-serve` and `aurora-hooks`.
+"""gunicorn, embedded: the production server behind `aurora-serve`, `aurora-hooks` and
+`aurora-control-api`.
 
 Choices measured with bench/serve (README, Performance):
 - gthread workers keep client connections alive; two threads per worker keep the
@@ -28,28 +29,6 @@ def pre_fork(server, worker) -> None:
 def child_exit(server, worker) -> None:
     """Drop the live gauges of a worker that exited, so /metrics reports only live ones."""
     multiprocess.mark_process_dead(worker.pid)
-
-
-def grpc_hooks(bind: str, threads: int, grace: float) -> dict:
-    """gunicorn hooks that run a gRPC server in every worker, beside its HTTP one.
-
-    gRPC must not be started before a fork, so each worker starts its own after it; all bind
-    the same port with SO_REUSEPORT. On a worker's exit the server stops accepting and lets
-    the calls in flight finish, within the graceful timeout.
-    """
-
-    def post_fork(server, worker) -> None:
-        from server import grpc_service
-
-        shared = server.app.wsgi().extensions["aurora"]
-        worker.aurora_grpc = grpc_service.start(shared["plane"], shared["max_rows"], bind, threads, shared["max_body"])
-
-    def worker_exit(server, worker) -> None:
-        grpc_server = getattr(worker, "aurora_grpc", None)
-        if grpc_server is not None:
-            grpc_server.stop(grace).wait()
-
-    return {"post_fork": post_fork, "worker_exit": worker_exit}
 
 
 def check_port_free(bind: str) -> None:
