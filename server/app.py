@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from server.config import ServerConfig
 from server.dataplane import DataPlane
-from server.errors import AppError, NotFound
+from server.errors import AppError
 from server.fastlane import FastLane
 from server.faults import FaultInjector
 from server.metrics import InferenceMetrics
@@ -79,7 +79,7 @@ class Routes:
         self.plane = plane
         self.served = plane.served
         self.metrics = plane.metrics
-        self.headers = {"X-Model-Name": self.served.name, "X-Model-Version": self.served.version or "unknown"}
+        self.headers = dict(plane.headers())
 
     def register(self, app: Flask) -> None:
         app.add_url_rule("/v2", view_func=self.server_metadata)
@@ -106,31 +106,15 @@ class Routes:
         return json_response(body, 200 if self.served.ready else 503)
 
     def model_ready(self, name: str, version: str | None = None):
-        self.check_model(name, version)
+        self.plane.check_model(name, version)
         return json_response({"name": name, "ready": self.served.ready}, 200 if self.served.ready else 503)
 
     def server_metadata(self):
         return json_response({"name": "aurora", "version": "v2", "extensions": []})
 
     def model_metadata(self, name: str, version: str | None = None):
-        self.check_model(name, version)
-        width = len(self.served.features)
-        return json_response(
-            {
-                "name": self.served.name,
-                "versions": [self.served.version] if self.served.version else [],
-                "platform": "sklearn",
-                "inputs": [{"name": "input-0", "datatype": "FP64", "shape": [-1, width]}],
-                "outputs": [{"name": "predict", "datatype": "FP64", "shape": [-1]}],
-                "parameters": {"features": self.served.features, "estimator": self.served.estimator_type},
-            }
-        )
-
-    def check_model(self, name: str, version: str | None) -> None:
-        if name != self.served.name:
-            raise NotFound(f"model {name!r} is not served here; this server serves {self.served.name!r}")
-        if version is not None and version != self.served.version:
-            raise NotFound(f"version {version!r} is not served here; this server serves {self.served.version!r}")
+        self.plane.check_model(name, version)
+        return json_response(self.plane.metadata())
 
     # Errors and headers
 
@@ -148,7 +132,7 @@ class Routes:
         return self.error_response("internal error", 500)
 
     def error_response(self, message: str, status: int) -> Response:
-        return json_response({"error": message, "model": self.served.name, "version": self.served.version}, status)
+        return json_response(self.plane.error_body(message), status)
 
     def add_headers(self, response: Response) -> Response:
         response.headers.update(self.headers)

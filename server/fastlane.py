@@ -19,7 +19,7 @@ from marshmallow import ValidationError
 
 from server import v2, validation
 from server.dataplane import DataPlane
-from server.errors import AppError, InvalidRequest, NotFound, PayloadTooLarge
+from server.errors import AppError, InvalidRequest, PayloadTooLarge
 
 log = logging.getLogger("aurora.serve")
 INFER = re.compile(r"^/v2/models/([^/]+)(/versions/([^/]+))?/infer$")
@@ -38,7 +38,7 @@ class FastLane:
         self.max_rows = max_rows
         self.max_body = max_body
         self.predict_schema = validation.predict_schema(self.served.features, max_rows)
-        self.model_headers = [("X-Model-Name", self.served.name), ("X-Model-Version", self.served.version or "unknown")]
+        self.model_headers = plane.headers()
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -94,10 +94,7 @@ class FastLane:
 
     def infer(self, body: bytes, environ, name: str, version: str | None) -> tuple[bytes, list]:
         """POST /v2/models/<name>/infer: JSON and binary tensors in, one FP64 output `predict` back."""
-        if name != self.served.name:
-            raise NotFound(f"model {name!r} is not served here; this server serves {self.served.name!r}")
-        if version is not None and version != self.served.version:
-            raise NotFound(f"version {version!r} is not served here; this server serves {self.served.version!r}")
+        self.plane.check_model(name, version)
         self.plane.require_ready()
         header_length = environ.get("HTTP_INFERENCE_HEADER_CONTENT_LENGTH")
         decoded = v2.decode(body, header_length, self.served.features, self.max_rows)
@@ -110,5 +107,4 @@ class FastLane:
         return payload, [*headers, ("Allow", "POST")], 405
 
     def error(self, message: str, status: int) -> tuple[bytes, list, int]:
-        body = {"error": message, "model": self.served.name, "version": self.served.version}
-        return orjson.dumps(body), [("Content-Type", JSON)], status
+        return orjson.dumps(self.plane.error_body(message)), [("Content-Type", JSON)], status

@@ -18,7 +18,7 @@ from marshmallow import ValidationError
 
 from server import v2, validation
 from server.dataplane import DataPlane
-from server.errors import AppError, InvalidRequest, NotFound
+from server.errors import AppError, InvalidRequest
 from server.protos import open_inference_pb2 as pb
 from server.protos import open_inference_pb2_grpc as pb_grpc
 
@@ -108,33 +108,25 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
             if method not in HEALTH:
                 self.plane.metrics.record("grpc", method, f"grpc_{method}", status, default_timer() - started)
 
-    def check_model(self, name: str, version: str) -> None:
-        if name != self.served.name:
-            raise NotFound(f"model {name!r} is not served here; this server serves {self.served.name!r}")
-        if version and version != self.served.version:
-            raise NotFound(f"version {version!r} is not served here; this server serves {self.served.version!r}")
-
     def model_ready(self, request):
-        self.check_model(request.name, request.version)
+        self.plane.check_model(request.name, request.version)
         return pb.ModelReadyResponse(ready=self.served.ready)
 
     def model_metadata(self, request):
-        self.check_model(request.name, request.version)
-        tensor = pb.ModelMetadataResponse.TensorMetadata
+        self.plane.check_model(request.name, request.version)
+        metadata, tensor = self.plane.metadata(), pb.ModelMetadataResponse.TensorMetadata
         return pb.ModelMetadataResponse(
-            name=self.served.name,
-            versions=[self.served.version] if self.served.version else [],
-            platform="sklearn",
-            inputs=[tensor(name="input-0", datatype="FP64", shape=[-1, len(self.served.features)])],
-            outputs=[tensor(name=v2.OUTPUT, datatype="FP64", shape=[-1])],
+            name=metadata["name"],
+            versions=metadata["versions"],
+            platform=metadata["platform"],
+            inputs=[tensor(**t) for t in metadata["inputs"]],
+            outputs=[tensor(**t) for t in metadata["outputs"]],
         )
 
     def infer(self, request):
-        self.check_model(request.model_name, request.model_version)
+        self.plane.check_model(request.model_name, request.model_version)
         self.plane.require_ready()
-        for output in request.outputs:
-            if output.name != v2.OUTPUT:
-                raise InvalidRequest(f"unknown output {output.name!r}; the model has one output, {v2.OUTPUT!r}")
+        v2.check_outputs(output.name for output in request.outputs)
         tensors, raw = request_tensors(request)
         predictions = self.plane.predict(v2.inputs_matrix(tensors, raw, self.served.features, self.max_rows))
         output = pb.ModelInferResponse.InferOutputTensor(name=v2.OUTPUT, datatype="FP64", shape=[len(predictions)])

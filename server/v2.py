@@ -156,11 +156,16 @@ def assemble(tensors: list[tuple[str, np.ndarray]], features: list[str]) -> np.n
 def wants_binary(request: dict) -> bool:
     """Whether `predict` comes back as raw bytes: asked for by output, or for all outputs."""
     outputs = request.get("outputs") or []
-    for output in outputs:
-        if output.get("name") != OUTPUT:
-            raise InvalidRequest(f"unknown output {output.get('name')!r}; the model has one output, {OUTPUT!r}")
+    check_outputs(output.get("name") for output in outputs)
     chosen = [bool((o.get("parameters") or {}).get("binary_data")) for o in outputs]
     return any(chosen) if outputs else bool((request.get("parameters") or {}).get("binary_data_output"))
+
+
+def check_outputs(names) -> None:
+    """Every output a request asks for must be the model's one output."""
+    for name in names:
+        if name != OUTPUT:
+            raise InvalidRequest(f"unknown output {name!r}; the model has one output, {OUTPUT!r}")
 
 
 def encode(request: InferRequest, predictions: np.ndarray, model: str, version: str) -> tuple[bytes, dict]:
