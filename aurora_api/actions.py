@@ -44,10 +44,10 @@ def refusal(action: Action, status: DeploymentStatus, now: datetime, name: str =
 
 def rollback_refusal(status: DeploymentStatus, now: datetime) -> str | None:
     """Why aurora.dev/rollback would do nothing now, or None when a rollback window is open."""
-    previous, ends = status.previous_version, status.window_ends
+    previous, ends = status.window.previous_version, status.window.ends
     if not previous or ends is None:
         return "no rollback window is open: no promotion replaced a version that is still kept"
-    if status.traffic_on_previous:
+    if status.window.traffic_on_previous:
         return f"a rollback to {previous} is already under way"
     if now >= ends:
         return f"the rollback window to {previous} ended at {rfc3339(ends)}"

@@ -10,10 +10,10 @@ it again; a hook that returns a child it does not observe therefore asks to be c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from aurora_api.times import parse_rfc3339
-from hooks.request import observed_group
 
 # The first retries come quickly (an old child is usually gone within seconds), later ones
 # less often (a name held for good, by an object nobody owns, costs one sync per 30 s).
@@ -26,12 +26,12 @@ def group_key(child: dict) -> str:
     return f"{child['kind']}.{child['apiVersion']}"
 
 
-def missing_children(request: dict, desired: list[dict]) -> list[str]:
-    """`Kind/name` of every desired child the request did not observe."""
+def missing_children(observed: Mapping[str, dict], desired: list[dict]) -> list[str]:
+    """`Kind/name` of every desired child not observed; `observed` holds the children by group key, then name."""
     return [
         f"{child['kind']}/{child['metadata']['name']}"
         for child in desired
-        if child["metadata"]["name"] not in observed_group(request, group_key(child))
+        if child["metadata"]["name"] not in observed.get(group_key(child), {})
     ]
 
 

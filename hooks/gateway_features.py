@@ -12,8 +12,6 @@ changes reach the hook as events.
 
 from __future__ import annotations
 
-from hooks.request import observed_group
-
 MIRROR_FEATURE = "HTTPRouteRequestMirror"
 GATEWAY_CLASS_KEY = "GatewayClass.gateway.networking.k8s.io/v1"
 GATEWAY_CLASSES = {"apiVersion": "gateway.networking.k8s.io/v1", "resource": "gatewayclasses", "labelSelector": {}}
@@ -37,12 +35,12 @@ def supported_features(gateway_class: dict) -> set[str]:
     return {f.get("name") if isinstance(f, dict) else f for f in features}
 
 
-def mirror_blocker(route: dict | None, request: dict) -> str | None:
-    """Why the route's Gateways cannot mirror its requests; None when every one can."""
+def mirror_blocker(route: dict | None, classes: dict[str, dict]) -> str | None:
+    """Why the route's Gateways cannot mirror its requests; None when every one can.
+    `classes` are the observed GatewayClasses by name."""
     controllers = accepting_controllers(route)
     if not controllers:
         return f"no Gateway has accepted the HTTPRoute yet, so none is known to mirror: {HOLD_ADVICE}"
-    classes = observed_group(request, GATEWAY_CLASS_KEY, "related")
     for controller in sorted(controllers):
         mine = sorted(name for name, c in classes.items() if (c.get("spec") or {}).get("controllerName") == controller)
         lacking = [name for name in mine if MIRROR_FEATURE not in supported_features(classes[name])]

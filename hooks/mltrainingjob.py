@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from aurora_api import labels as label
@@ -91,6 +92,36 @@ def has_job_condition(job: dict, kind: str) -> dict | None:
 # Reading the request
 
 
+@dataclass(frozen=True, slots=True)
+class ObservedRun:
+    """One MLTrainingJob sync request, read once: decisions and builders take this, not the request."""
+
+    parent: dict
+    spec: dict  # with its defaults; as written when a field has the wrong type
+    wrong_types: list[str]  # the spec's fields of the wrong type
+    status: dict  # the previous status, its ill-typed fields dropped
+    job: dict | None  # the run's Job, as observed
+    pods: list[dict]  # related: the run's trainer pods
+    runs: dict[str, dict]  # related: the namespace's MLTrainingJobs, by name
+
+    @property
+    def generation(self) -> int:
+        return self.parent["metadata"].get("generation", 0)
+
+
+def read_observed_run(request: dict) -> ObservedRun:
+    parent, spec, status, wrong_types = read_parent(request)
+    return ObservedRun(
+        parent=parent,
+        spec=spec,
+        wrong_types=wrong_types,
+        status=status,
+        job=observed_group(request, JOB_KEY).get(job_name(parent)),
+        pods=list(observed_group(request, POD_KEY, "related").values()),
+        runs=observed_group(request, RUN_KEY, "related"),
+    )
+
+
 def read_parent(request: dict) -> tuple[dict, dict, dict, list[str]]:
     """Parent, spec with defaults (as written if ill-typed), well-typed previous status, and the spec's type errors."""
     parent, spec, status = parent_parts(request)
@@ -115,14 +146,10 @@ def with_defaults(spec: dict) -> dict:
     return merged
 
 
-def observed_job(request: dict, name: str) -> dict | None:
-    return observed_group(request, JOB_KEY).get(name)
-
-
-def trainer_report(request: dict) -> tuple[int | None, dict]:
-    """Exit code and JSON summary of the newest finished trainer container among the related pods."""
+def trainer_report(pods: list[dict]) -> tuple[int | None, dict]:
+    """Exit code and JSON summary of the newest finished trainer container among the run's pods."""
     finished = []
-    for pod in observed_group(request, POD_KEY, "related").values():
+    for pod in pods:
         for container in pod.get("status", {}).get("containerStatuses") or []:
             terminated = (container.get("state") or {}).get("terminated")
             if container.get("name") == CONTAINER and terminated:
@@ -325,12 +352,12 @@ def free_version(now: datetime, taken: set[str]) -> str:
     return version_at(moment)
 
 
-def sibling_runs(request: dict, parent: dict, model) -> list[dict]:
+def sibling_runs(seen: ObservedRun) -> list[dict]:
     """The other MLTrainingJobs of the same model in the namespace (related objects)."""
-    uid, name = parent["metadata"].get("uid"), parent["metadata"]["name"]
+    uid, name, model = seen.parent["metadata"].get("uid"), seen.parent["metadata"]["name"], seen.spec.get("model")
     return [
         run
-        for run in observed_group(request, RUN_KEY, "related").values()
+        for run in seen.runs.values()
         if (run.get("spec") or {}).get("model") == model
         and (run.get("metadata") or {}).get("name") != name
         and (run.get("metadata") or {}).get("uid") != uid
@@ -391,9 +418,9 @@ def reported_metrics(metrics) -> dict:
     }
 
 
-def job_outcome(job: dict, request: dict) -> dict:
+def job_outcome(job: dict, pods: list[dict]) -> dict:
     """Phase and what the trainer reported, read from the observed Job and its pods."""
-    exit_code, summary = trainer_report(request)
+    exit_code, summary = trainer_report(pods)
     job_status = job.get("status") or {}
     outcome = {"startTime": job_status.get("startTime")}
     metrics = reported_metrics(summary.get("metrics"))
@@ -433,15 +460,14 @@ def recorded_outcome(previous: dict) -> dict:
     return outcome
 
 
-def compute_status(
-    parent: dict, previous: dict, job: dict | None, version: str, request: dict, errors: list, now
-) -> dict:
+def compute_status(seen: ObservedRun, version: str, errors: list[str], now: datetime) -> dict:
     """The status for what was observed; a finished run keeps what it recorded once its Job is gone."""
+    parent, previous, job = seen.parent, seen.status, seen.job
     if is_finished(previous):
         # A finished run's outcome is final, whatever is observed later.
         outcome = recorded_outcome(previous)
     elif job is not None:
-        outcome = job_outcome(job, request)
+        outcome = job_outcome(job, seen.pods)
     elif errors:
         outcome = {"phase": RunPhase.FAILED}
     elif previous.get("phase"):
@@ -456,9 +482,8 @@ def compute_status(
         value = outcome.get(field) if outcome.get(field) is not None else previous.get(field)
         if value is not None:
             status[field] = value
-    generation = parent["metadata"].get("generation", 0)
     status["conditions"] = merge_conditions(
-        previous.get("conditions"), conditions(outcome, errors), now=now, generation=generation
+        previous.get("conditions"), conditions(outcome, errors), now=now, generation=seen.generation
     )
     return status
 
@@ -503,13 +528,16 @@ def retention_ends(status: dict, spec: dict) -> datetime | None:
     return finished + timedelta(seconds=spec["ttlSecondsAfterFinished"]) if finished else None
 
 
-def desired_children(parent, spec, previous, status, job, version, errors, config, now) -> tuple[list, float | None]:
+def desired_children(
+    seen: ObservedRun, status: dict, version: str, errors: list[str], config: HookConfig, now: datetime
+) -> tuple[list, float | None]:
     """The Job to keep or create, and when to look again (the end of retention).
 
     Retention runs from the status already saved, never from the one being written:
     a Job is let go only once its completion is on record, so a sync that still sees
     the older status can never find the Job gone and start the run again.
     """
+    spec, previous, job = seen.spec, seen.status, seen.job
     if job is None and (errors or is_finished(previous) or is_finished(status)):
         # Never create a Job again for a run whose completion is recorded.
         return [], None
@@ -522,40 +550,40 @@ def desired_children(parent, spec, previous, status, job, version, errors, confi
     if ends is not None and now >= ends and is_finished(previous):
         return [], None
     resync = max((ends - now).total_seconds(), 1.0) if ends else None
-    return [new_job(parent, spec, version, config)], resync
+    return [new_job(seen.parent, spec, version, config)], resync
 
 
 def sync(request: dict, *, now: datetime, config: HookConfig | None = None) -> dict:
     """Metacontroller sync hook: the training Job and the MLTrainingJob's status."""
     config = config or HookConfig()
-    parent, spec, previous, wrong_types = read_parent(request)
-    errors = spec_errors(spec, parent["metadata"]["name"], config, wrong_types)
-    job = observed_job(request, job_name(parent))
-    version, waiting = run_version(request, parent, spec, previous, job, errors, now)
+    seen = read_observed_run(request)
+    errors = spec_errors(seen.spec, seen.parent["metadata"]["name"], config, seen.wrong_types)
+    version, waiting = run_version(seen, errors, now)
     if waiting:
-        return waiting_for_siblings(parent, previous, waiting, now)
-    status = compute_status(parent, previous, job, version, request, errors, now)
-    children, resync = desired_children(parent, spec, previous, status, job, version, errors, config, now)
-    if missing_children(request, children):
-        resync = sooner(resync, retry_seconds(parent, now))
+        return waiting_for_siblings(seen, waiting, now)
+    status = compute_status(seen, version, errors, now)
+    children, resync = desired_children(seen, status, version, errors, config, now)
+    observed_jobs = {seen.job["metadata"]["name"]: seen.job} if seen.job else {}
+    if missing_children({JOB_KEY: observed_jobs}, children):
+        resync = sooner(resync, retry_seconds(seen.parent, now))
     response = {"status": status, "children": children}
     if resync:
         response["resyncAfterSeconds"] = resync
     return response
 
 
-def run_version(request, parent, spec, previous, job, errors, now) -> tuple[str, list[str]]:
+def run_version(seen: ObservedRun, errors: list[str], now: datetime) -> tuple[str, list[str]]:
     """The run's version, chosen at its first sync; or none yet, and the older runs it waits for."""
-    version = recorded_version(job, previous)
+    version = recorded_version(seen.job, seen.status)
     if version or errors:
         # An invalid spec starts no run, so it gets no version of its own.
         return version, []
-    siblings = sibling_runs(request, parent, spec.get("model"))
-    waiting = runs_choosing_first(siblings, parent, now)
+    siblings = sibling_runs(seen)
+    waiting = runs_choosing_first(siblings, seen.parent, now)
     return ("", waiting) if waiting else (free_version(now, {sibling_version(r) for r in siblings}), [])
 
 
-def waiting_for_siblings(parent: dict, previous: dict, waiting: list[str], now: datetime) -> dict:
+def waiting_for_siblings(seen: ObservedRun, waiting: list[str], now: datetime) -> dict:
     """No version, no Job yet: two runs of a model started in the same second must not share a version."""
     message = f"waiting for {', '.join(waiting)} (same model, created earlier) to choose its version first"
     found = [
@@ -563,9 +591,8 @@ def waiting_for_siblings(parent: dict, previous: dict, waiting: list[str], now: 
         Condition(ConditionType.FAILED, False, RunReason.NOT_FAILED, ""),
         Condition(ConditionType.INVALID_SPEC, False, RunReason.SPEC_VALID, "the spec is valid"),
     ]
-    generation = parent["metadata"].get("generation", 0)
-    conditions_ = merge_conditions(previous.get("conditions"), found, now=now, generation=generation)
-    status = {"phase": RunPhase.PENDING, "jobName": job_name(parent), "conditions": conditions_}
+    conditions_ = merge_conditions(seen.status.get("conditions"), found, now=now, generation=seen.generation)
+    status = {"phase": RunPhase.PENDING, "jobName": job_name(seen.parent), "conditions": conditions_}
     return {"status": status, "children": [], "resyncAfterSeconds": SIBLING_RESYNC_SECONDS}
 
 

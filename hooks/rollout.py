@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from aurora_api.actions import ACTIONS
-from aurora_api.names import is_valid_version
 from aurora_api.phases import Phase
 from aurora_api.reasons import Reason
-from aurora_api.times import parse_duration, parse_rfc3339, rfc3339
+from aurora_api.status import NO_WINDOW, RollbackWindow, integer, moment, read_window, text, version
+from aurora_api.times import parse_duration, rfc3339
 from hooks.analysis import track_numbers
 
 
@@ -56,98 +56,80 @@ class Check(NamedTuple):
     thresholds: dict | None = None
 
 
-# Check and Rollout are NamedTuples: immutable like a frozen dataclass, and a sync replaces
-# fields several times, which _replace does at a fraction of dataclasses.replace's cost.
-class Rollout(NamedTuple):
-    phase: Phase
-    stable_version: str
-    canary_version: str = ""
-    canary_weight: int = 0
+class Canary(NamedTuple):
+    """The canary of a rollout in flight; NO_CANARY when there is none."""
+
+    version: str = ""
+    weight: int = 0
     step: int | None = None
     step_started: datetime | None = None
     started: datetime | None = None
+    # The spec generation an inconclusive pause began at: a spec change resumes the rollout.
+    paused_generation: int | None = None
+
+
+class Drain(NamedTuple):
+    """A canary taken out of traffic: its pods stay until the router stops sending to them."""
+
+    version: str = ""
+    since: datetime | None = None
+
+
+NO_CANARY, NO_DRAIN = Canary(), Drain()
+
+
+# Check, Canary, Drain and Rollout are NamedTuples: immutable like a frozen dataclass, and a sync
+# replaces fields several times, which _replace does at a fraction of dataclasses.replace's cost.
+class Rollout(NamedTuple):
+    phase: Phase
+    stable_version: str
+    canary: Canary = NO_CANARY
     check: Check | None = None
     actions: dict[str, tuple[str, ...]] = {}  # never mutated: a new dict replaces it
     failed_version: str = ""
-    draining_since: datetime | None = None
-    draining_version: str = ""
-    # The spec generation an inconclusive pause began at: a spec change resumes the rollout.
-    paused_generation: int | None = None
+    drain: Drain = NO_DRAIN
     reason: str = ""
     message: str = ""
-    # The rollback window: the version a promotion replaced, kept ready on the previous track.
-    previous_version: str = ""
-    window_ends: datetime | None = None
-    # A rollback in flight: the stable Service sends all traffic to the previous version's pods
-    # while the stable Deployment rolls back to it.
-    traffic_on_previous: bool = False
+    window: RollbackWindow = NO_WINDOW
 
 
 # Reading the previous status
 
 
-def text(status: dict, key: str) -> str:
-    value = status.get(key)
-    return value if isinstance(value, str) else ""
-
-
-def integer(status: dict, key: str, low: int = 0, high: int | None = None) -> int | None:
-    value = status.get(key)
-    if type(value) is not int or value < low or (high is not None and value > high):
-        return None
-    return value
-
-
-def moment(status: dict, key: str) -> datetime | None:
-    return parse_rfc3339(status.get(key))
-
-
-def version(status: dict, key: str) -> str:
-    """A recorded version, or '' when it is not one: a bogus value must never reach a Deployment."""
-    value = status.get(key)
-    return value if isinstance(value, str) and is_valid_version(value) else ""
-
-
 def read_rollout(status: dict, initial_version: str) -> Rollout:
     """The rollout the previous status records; a status without a phase starts Stable at `initial_version`."""
+    stable_version = version(status, "stableVersion") or initial_version
     try:
         phase = Phase(status.get("phase"))
     except (ValueError, TypeError):
-        return Rollout(Phase.STABLE, version(status, "stableVersion") or initial_version, actions=read_actions(status))
+        return Rollout(Phase.STABLE, stable_version, actions=read_actions(status))
+    return Rollout(
+        phase=phase,
+        stable_version=stable_version,
+        canary=read_canary(status),
+        check=read_check(status.get("analysis")),
+        actions=read_actions(status),
+        failed_version=version(status, "failedVersion"),
+        drain=Drain(version(status, "drainingVersion"), moment(status, "drainingSince")),
+        reason=text(status, "reason"),
+        message=text(status, "message"),
+        window=read_window(status),
+    )
+
+
+def read_canary(status: dict) -> Canary:
     step, step_started = integer(status, "currentStep"), moment(status, "stepStartedAt")
     if step is None or step_started is None:
         # A step is its index and its start together; half of it restarts the step.
         step = step_started = None
-    return Rollout(
-        phase=phase,
-        stable_version=version(status, "stableVersion") or initial_version,
-        canary_version=version(status, "canaryVersion"),
-        canary_weight=integer(status, "canaryWeight", 0, 100) or 0,
+    return Canary(
+        version=version(status, "canaryVersion"),
+        weight=integer(status, "canaryWeight", 0, 100) or 0,
         step=step,
         step_started=step_started,
         started=moment(status, "rolloutStartedAt"),
-        check=read_check(status.get("analysis")),
-        actions=read_actions(status),
-        failed_version=version(status, "failedVersion"),
-        draining_since=moment(status, "drainingSince"),
-        draining_version=version(status, "drainingVersion"),
         paused_generation=integer(status, "pausedGeneration"),
-        reason=text(status, "reason"),
-        message=text(status, "message"),
-        **read_window(status),
     )
-
-
-def read_window(status: dict) -> dict:
-    """The rollback window's fields; a window without its version or its end is no window."""
-    previous, ends = version(status, "previousVersion"), moment(status, "rollbackWindowEndsAt")
-    if not previous or ends is None:
-        return {}
-    return {
-        "previous_version": previous,
-        "window_ends": ends,
-        "traffic_on_previous": status.get("trafficOnPrevious") is True,
-    }
 
 
 def read_check(analysis) -> Check | None:
@@ -189,25 +171,26 @@ def read_actions(status: dict) -> dict[str, tuple[str, ...]]:
 
 def status_fields(r: Rollout) -> dict:
     """The rollout's part of status: empty fields are left out, the canary's version and weight never."""
+    canary, window = r.canary, r.window
     fields = {
         "phase": str(r.phase),
         "stableVersion": r.stable_version,
-        "canaryVersion": r.canary_version,
-        "canaryWeight": r.canary_weight,
-        "currentStep": r.step,
-        "stepStartedAt": r.step_started and rfc3339(r.step_started),
-        "rolloutStartedAt": r.started and rfc3339(r.started),
+        "canaryVersion": canary.version,
+        "canaryWeight": canary.weight,
+        "currentStep": canary.step,
+        "stepStartedAt": canary.step_started and rfc3339(canary.step_started),
+        "rolloutStartedAt": canary.started and rfc3339(canary.started),
         "analysis": r.check and check_fields(r.check),
         "actions": {k: list(v) for k, v in r.actions.items() if v},
         "failedVersion": r.failed_version,
-        "drainingSince": r.draining_since and rfc3339(r.draining_since),
-        "drainingVersion": r.draining_version,
-        "pausedGeneration": r.paused_generation,
+        "drainingSince": r.drain.since and rfc3339(r.drain.since),
+        "drainingVersion": r.drain.version,
+        "pausedGeneration": canary.paused_generation,
         "reason": r.reason,
         "message": r.message,
-        "previousVersion": r.previous_version,
-        "rollbackWindowEndsAt": r.window_ends and rfc3339(r.window_ends),
-        "trafficOnPrevious": r.traffic_on_previous or None,
+        "previousVersion": window.previous_version,
+        "rollbackWindowEndsAt": window.ends and rfc3339(window.ends),
+        "trafficOnPrevious": window.traffic_on_previous or None,
     }
     kept = ("canaryVersion", "canaryWeight")
     return {k: v for k, v in fields.items() if v not in (None, "", {}) or k in kept}
@@ -228,25 +211,19 @@ def check_fields(c: Check) -> dict:
     return {k: v for k, v in fields.items() if v not in (None, "")}
 
 
-# Transitions
+# Transitions: each names what it changes.
 
 
 def start_canary(r: Rollout, version: str, now: datetime) -> Rollout:
     """A new canary at weight 0; whatever the last rollout left (a draining canary, a rollback
     window) is forgotten, except a rollback in flight, which finishes first."""
-    r = r if r.traffic_on_previous else close_window(r)
+    r = r if r.window.traffic_on_previous else close_window(r)
     return r._replace(
         phase=Phase.PROGRESSING,
-        canary_version=version,
-        canary_weight=0,
-        step=None,
-        step_started=None,
-        started=now,
+        canary=Canary(version, started=now),
         check=Check(),
         failed_version="",
-        draining_since=None,
-        draining_version="",
-        paused_generation=None,
+        drain=NO_DRAIN,
         reason="",
         message=f"canary {version} starting",
     )
@@ -254,24 +231,12 @@ def start_canary(r: Rollout, version: str, now: datetime) -> Rollout:
 
 def end_canary(r: Rollout, phase: Phase, reason: str, message: str, now: datetime) -> Rollout:
     """Weight 0 at once; the canary's pods are removed once drained."""
-    return r._replace(
-        phase=phase,
-        canary_version="",
-        canary_weight=0,
-        step=None,
-        step_started=None,
-        started=None,
-        draining_since=now,
-        draining_version=r.canary_version,
-        paused_generation=None,
-        reason=reason,
-        message=message,
-    )
+    return r._replace(phase=phase, canary=NO_CANARY, drain=Drain(r.canary.version, now), reason=reason, message=message)
 
 
 def roll_back(r: Rollout, reason: str, message: str, now: datetime) -> Rollout:
     """The canary failed or was aborted: its version is remembered as failed."""
-    return end_canary(r, Phase.ROLLED_BACK, reason, message, now)._replace(failed_version=r.canary_version)
+    return end_canary(r, Phase.ROLLED_BACK, reason, message, now)._replace(failed_version=r.canary.version)
 
 
 def revert(r: Rollout, message: str, now: datetime) -> Rollout:
@@ -282,16 +247,13 @@ def revert(r: Rollout, message: str, now: datetime) -> Rollout:
 def complete_promotion(r: Rollout, now: datetime, window_seconds: int) -> Rollout:
     """Stable runs the canary's version everywhere: it is the stable version now. The version it
     replaced stays ready on the previous track for the rollback window, when there is one."""
-    done = end_canary(r, Phase.STABLE, Reason.PROMOTED, f"{r.canary_version} promoted to stable", now)
-    done = done._replace(stable_version=r.canary_version, failed_version="")
+    promoted = r.canary.version
+    done = end_canary(r, Phase.STABLE, Reason.PROMOTED, f"{promoted} promoted to stable", now)
+    done = done._replace(stable_version=promoted, failed_version="")
     if window_seconds <= 0:
         return done
-    return done._replace(previous_version=r.stable_version, window_ends=now + timedelta(seconds=window_seconds))
-
-
-def is_window_open(r: Rollout, now: datetime) -> bool:
-    """A rollback to the previous version can be asked for (and is not already under way)."""
-    return bool(r.previous_version) and not r.traffic_on_previous and r.window_ends is not None and now < r.window_ends
+    ends = now + timedelta(seconds=window_seconds)
+    return done._replace(window=r.window._replace(previous_version=r.stable_version, ends=ends))
 
 
 def to_previous(r: Rollout, phase: Phase, reason: str, message: str) -> Rollout:
@@ -299,9 +261,9 @@ def to_previous(r: Rollout, phase: Phase, reason: str, message: str) -> Rollout:
     while the stable track follows them back."""
     return r._replace(
         phase=phase,
-        stable_version=r.previous_version,
+        stable_version=r.window.previous_version,
         failed_version=r.stable_version if phase == Phase.ROLLED_BACK else "",
-        traffic_on_previous=True,
+        window=r.window._replace(traffic_on_previous=True),
         reason=reason,
         message=message,
     )
@@ -309,11 +271,12 @@ def to_previous(r: Rollout, phase: Phase, reason: str, message: str) -> Rollout:
 
 def close_window(r: Rollout) -> Rollout:
     """No previous track any more: the window ended, or the stable track runs that version again."""
-    return r._replace(previous_version="", window_ends=None, traffic_on_previous=False)
+    return r._replace(window=NO_WINDOW)
 
 
 def begin_promotion(r: Rollout, reason: str, message: str) -> Rollout:
-    return r._replace(phase=Phase.PROMOTING, paused_generation=None, reason=reason, message=message)
+    canary = r.canary._replace(paused_generation=None)
+    return r._replace(phase=Phase.PROMOTING, canary=canary, reason=reason, message=message)
 
 
 def enter_step(r: Rollout, steps: tuple[Step, ...], index: int, now: datetime) -> Rollout:
@@ -322,11 +285,10 @@ def enter_step(r: Rollout, steps: tuple[Step, ...], index: int, now: datetime) -
         return begin_promotion(r, Reason.STEPS_COMPLETED, "all steps passed: promoting")
     step = steps[index] if steps else None
     gate = step is not None and step.is_gate
+    weight = step.weight if step else r.canary.weight
     return r._replace(
         phase=Phase.PAUSED if gate else r.phase,
-        step=index,
-        step_started=now,
-        canary_weight=step.weight if step else r.canary_weight,
+        canary=r.canary._replace(step=index, step_started=now, weight=weight),
         message=step_message(steps, index, gate),
     )
 
@@ -345,14 +307,14 @@ def record_check(r: Rollout, check: Check) -> Rollout:
 
 
 def pause_inconclusive(r: Rollout, message: str, generation: int) -> Rollout:
-    return r._replace(
-        phase=Phase.PAUSED, paused_generation=generation, reason=Reason.ANALYSIS_INCONCLUSIVE, message=message
-    )
+    canary = r.canary._replace(paused_generation=generation)
+    return r._replace(phase=Phase.PAUSED, canary=canary, reason=Reason.ANALYSIS_INCONCLUSIVE, message=message)
 
 
 def resume(r: Rollout) -> Rollout:
     """Back to Progressing; an inconclusive pause's count starts again."""
-    if r.paused_generation is None:
+    if r.canary.paused_generation is None:
         return r._replace(phase=Phase.PROGRESSING)
     check = r.check._replace(inconclusive=0) if r.check else None
-    return r._replace(phase=Phase.PROGRESSING, paused_generation=None, reason="", check=check)
+    canary = r.canary._replace(paused_generation=None)
+    return r._replace(phase=Phase.PROGRESSING, canary=canary, reason="", check=check)

@@ -16,7 +16,6 @@ from aurora_api.names import is_valid_version
 from aurora_api.phases import RunPhase
 from aurora_api.reasons import ConditionType, Reason
 from hooks.conditions import Condition
-from hooks.request import observed_group
 
 TRAINING_JOB_KEY = resources.TRAINING_JOB_KEY
 TRAINING_JOB_RESOURCE = {"apiVersion": resources.API_VERSION, "resource": resources.TRAINING_JOBS}
@@ -60,13 +59,15 @@ def related_rules(spec: dict, namespace: str) -> list[dict]:
     return [{**TRAINING_JOB_RESOURCE, "namespace": namespace, "names": [name]}]
 
 
-def resolve_version(spec: dict, request: dict, status: dict, running: str) -> Resolved:
-    """The version to serve and the VersionResolved condition saying where it came from."""
+def resolve_version(spec: dict, training_jobs: dict[str, dict], status: dict, running: str) -> Resolved:
+    """The version to serve and the VersionResolved condition saying where it came from.
+
+    `training_jobs` are the observed MLTrainingJobs by name, `running` the stable track's version."""
     if "version" in spec:
         wanted = spec["version"]
         return Resolved(wanted, Condition(CONDITION, True, Reason.SPEC_VERSION, f"spec.version is {wanted}"))
     name = training_job_name(spec)
-    job = observed_group(request, TRAINING_JOB_KEY, "related").get(name)
+    job = training_jobs.get(name)
     version, reason, message = training_outcome(job, name, spec.get("model"))
     if version:
         return Resolved(version, Condition(CONDITION, True, reason, message))

@@ -1,4 +1,5 @@
-"""The inference server's Flask application: `create_app()` serves one model version.
+"""The inference server: `create_service()` serves one model version over HTTP (its Flask app)
+and hands its data plane to the gRPC front-end; `create_app()` is the HTTP side alone.
 
 Routes: POST /predict, the Open Inference Protocol (V2) REST routes, GET /metrics.
 Each protocol's codec (server/v2.py for V2, the /predict schema) turns the request into a
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 
 import orjson
 from flask import Flask, Response, request
@@ -38,8 +40,22 @@ def load_model(config: ServerConfig) -> ServedModel:
     return served
 
 
+@dataclass(frozen=True)
+class InferenceService:
+    """One model version's data plane and the HTTP app over it; gRPC serves the same plane."""
+
+    app: Flask
+    plane: DataPlane
+    max_rows: int
+    max_message: int  # bytes, for a request body and a gRPC message alike
+
+
 def create_app(config: ServerConfig | None = None, *, served: ServedModel | None = None) -> Flask:
-    """Build the app for one model version (loaded here unless `served` is given)."""
+    return create_service(config, served=served).app
+
+
+def create_service(config: ServerConfig | None = None, *, served: ServedModel | None = None) -> InferenceService:
+    """Build the service for one model version (loaded here unless `served` is given)."""
     config = config or ServerConfig.from_env(os.environ)
     served = served or load_model(config)
     app = Flask(__name__)
@@ -63,9 +79,7 @@ def create_app(config: ServerConfig | None = None, *, served: ServedModel | None
     Routes(plane).register(app)
     # The inference routes bypass Flask's per-request machinery (server/fastlane.py).
     app.wsgi_app = FastLane(app.wsgi_app, plane, config.max_rows, config.max_body_bytes)
-    # The gRPC side (server/grpc_service.py) serves the same data plane from each worker.
-    app.extensions["aurora"] = {"plane": plane, "max_rows": config.max_rows, "max_body": config.max_body_bytes}
-    return app
+    return InferenceService(app, plane, config.max_rows, config.max_body_bytes)
 
 
 def json_response(body: dict, status: int = 200) -> Response:

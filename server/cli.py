@@ -12,6 +12,7 @@ import argparse
 import logging
 import os
 import sys
+from functools import cache, partial
 
 from aurora_runtime.multiproc import prepare_multiprocess_dir
 from server.config import ServerConfig
@@ -71,8 +72,12 @@ def serve(args: argparse.Namespace, config: ServerConfig) -> int:
     limit_native_threads()
     prepare_multiprocess_dir()
     from aurora_runtime.gunicorn import GunicornServer
-    from server.app import create_app
+    from server.app import create_service
     from server.grpc_workers import grpc_hooks
+
+    # Built once, in the master (gunicorn preloads the app), before the workers fork: they all
+    # share the loaded model, and each worker's gRPC server serves the data plane built here.
+    service = cache(partial(create_service, config))
 
     options = {
         "bind": args.bind,
@@ -82,8 +87,8 @@ def serve(args: argparse.Namespace, config: ServerConfig) -> int:
     }
     if args.grpc_bind:
         options["grpc_bind"] = args.grpc_bind
-        options.update(grpc_hooks(args.grpc_bind, args.threads * 2, args.graceful_timeout - 1))
-    GunicornServer(lambda: create_app(config), options).run()
+        options.update(grpc_hooks(service, args.grpc_bind, args.threads * 2, args.graceful_timeout - 1))
+    GunicornServer(lambda: service().app, options).run()
     return 0
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 
-def grpc_hooks(bind: str, threads: int, grace: float) -> dict:
+from server.app import InferenceService
+
+
+def grpc_hooks(service: Callable[[], InferenceService], bind: str, threads: int, grace: float) -> dict:
     """gunicorn hooks that run a gRPC server in every worker, beside its HTTP one.
 
     gRPC must not be started before a fork, so each worker starts its own after it; all bind
@@ -14,8 +18,8 @@ def grpc_hooks(bind: str, threads: int, grace: float) -> dict:
     def post_fork(server, worker) -> None:
         from server import grpc_service
 
-        shared = server.app.wsgi().extensions["aurora"]
-        worker.aurora_grpc = grpc_service.start(shared["plane"], shared["max_rows"], bind, threads, shared["max_body"])
+        built = service()  # the master's, inherited by the fork
+        worker.aurora_grpc = grpc_service.start(built.plane, built.max_rows, bind, threads, built.max_message)
 
     def worker_exit(server, worker) -> None:
         grpc_server = getattr(worker, "aurora_grpc", None)

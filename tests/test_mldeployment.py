@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from aurora_api.times import parse_rfc3339
-from hooks import mldeployment
+from hooks import decisions, mldeployment
 from tests.hook_fixtures import FIXED_NOW, TEST_CONFIG_MLD, case_name, cases, mldeployment_sync, response_path
 from tests.metacontroller_double import MetacontrollerDouble
 
@@ -288,7 +288,7 @@ def test_prometheus_down_holds_without_promotion_or_rollback(router):
         rollout.tick()
     assert rollout.status["phase"] == "Progressing" and rollout.weight_on_route() == 10
     assert "metrics could not be read" in rollout.status["message"]
-    assert rollout.cluster.last_response["resyncAfterSeconds"] == mldeployment.METRICS_RETRY_SECONDS
+    assert rollout.cluster.last_response["resyncAfterSeconds"] == decisions.METRICS_RETRY_SECONDS
     rollout.metrics = GOOD
     run_until(rollout, "Stable")
     assert rollout.status["stableVersion"] == NEW

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hooks import app as hooks_app
-from hooks import mldeployment, mltrainingjob
+from hooks import decisions, mldeployment, mltrainingjob
 from hooks.errors import MalformedRequest
 from tests.hook_fixtures import FIXED_NOW, TEST_CONFIG, TEST_CONFIG_MLD, cases, response_path
 
@@ -167,7 +167,7 @@ def check_invariants(kind: str, request: dict) -> None:
     status = response["status"]
     assert len(json.dumps(status)) < 64_000
     for values in (status.get("actions") or {}).values():
-        assert len(values) <= mldeployment.SEEN_ACTIONS_KEPT
+        assert len(values) <= decisions.SEEN_ACTIONS_KEPT
     invalid = next((c for c in status["conditions"] if c["type"] == "InvalidSpec"), {})
     if invalid.get("status") == "True":
         assert observed_names(request) <= {c["metadata"]["name"] for c in response["children"]}

@@ -30,7 +30,7 @@ from __future__ import annotations
 import copy
 from datetime import timedelta
 
-from hooks import mldeployment
+from hooks import decisions
 from tests.hook_fixtures import FIXED_NOW
 from tests.test_mldeployment import NEW, Rollout, new_parent, started
 from tests.test_mltrainingjob import BASE, JOBS, stamp, stamped, sync, with_sibling
@@ -108,7 +108,7 @@ def test_a_check_that_could_not_read_prometheus_looks_again_in_10_seconds():
     rollout = started(metrics=None)
     rollout.tick(0)
     rollout.tick(31)
-    assert quiet_tick(rollout, 31) == mldeployment.METRICS_RETRY_SECONDS
+    assert quiet_tick(rollout, 31) == decisions.METRICS_RETRY_SECONDS
 
 
 def test_a_draining_canary_and_a_rollback_window_are_looked_at_again_when_they_end():
