@@ -5,11 +5,11 @@ version. Request and response are Metacontroller's CompositeController hook bodi
 (https://metacontroller.github.io/metacontroller/api/compositecontroller.html).
 Everything here is pure: the clock comes in as `now`, the status is computed from
 what was observed (the Job, its pods' termination messages, the previous status).
+The spec is checked in training_spec.py, the Job is built in training_job.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -17,18 +17,17 @@ from datetime import datetime, timedelta
 
 from aurora_api import labels as label
 from aurora_api import resources
-from aurora_api.names import is_valid_model_name, is_valid_version, version_at
+from aurora_api.names import is_valid_version, version_at
 from aurora_api.phases import RunPhase
 from aurora_api.reasons import ConditionType, RunReason
 from aurora_api.times import parse_rfc3339
-from aurora_api.training import BUILTIN_DATASETS, GATE_DIRECTIONS
 from hooks.children import missing_children, retry_seconds, sooner
 from hooks.conditions import Condition, merge_conditions
 from hooks.config import HookConfig
-from hooks.podsecurity import container_security_context, pod_security_context
 from hooks.request import observed_group, parent_parts
-from hooks.shapes import NUMBER, cleaned, shape_errors
-from trainer.parameters import parameter_errors
+from hooks.shapes import cleaned, shape_errors
+from hooks.training_job import CONTAINER, EXIT_BAD_INPUT, EXIT_GATE_FAILED, job_name, new_job
+from hooks.training_spec import SPEC_SHAPE, spec_errors, with_defaults
 
 JOB_KEY = "Job.batch/v1"
 POD_KEY = "Pod.v1"
@@ -37,34 +36,11 @@ RUN_KEY = resources.TRAINING_JOB_KEY
 # an older run that has not chosen by then (its hook keeps failing) is no longer waited for.
 SIBLING_WAIT_SECONDS = 60
 SIBLING_RESYNC_SECONDS = 2.0
-CONTAINER = "trainer"
-# Trainer exit codes the controller acts on (trainer/errors.py): never retried.
-EXIT_BAD_INPUT, EXIT_GATE_FAILED = 2, 3
 METRIC_NAMES = ("r2", "rmse", "mae", "rows", "trainSeconds")
 # The trainer's reasons for exit code 2 that are the models volume's, not the run's input.
 STORE_FAILURES = {
     RunReason.STORE_NOT_WRITABLE: "the trainer cannot write to the models volume",
     RunReason.NO_SPACE: "the models volume is full",
-}
-DEFAULTS = {
-    "evaluation": {"testFraction": 0.2, "seed": 42},
-    "promote": True,
-    "storage": {"claimName": "aurora-models"},
-    "backoffLimit": 2,
-    "activeDeadlineSeconds": 3600,
-    "ttlSecondsAfterFinished": 86400,
-}
-
-SPEC_SHAPE = {
-    "model": str,
-    "dataset": {"builtin": str, "csv": {"path": str, "target": str}},
-    "estimator": {"type": str, "params": dict},
-    "evaluation": {"testFraction": NUMBER, "seed": int, "gate": dict},
-    "promote": bool,
-    "image": str,
-    "resources": dict,
-    "storage": {"claimName": str},
-    **{k: int for k in ("backoffLimit", "activeDeadlineSeconds", "ttlSecondsAfterFinished")},
 }
 STATUS_SHAPE = {
     **{k: str for k in ("phase", "jobName", "modelVersion", "startTime", "completionTime")},
@@ -139,13 +115,6 @@ def read_parent(request: dict) -> tuple[dict, dict, dict, list[str]]:
     return parent, spec, status, wrong_types
 
 
-def with_defaults(spec: dict) -> dict:
-    merged = {**DEFAULTS, **spec}
-    merged["evaluation"] = {**DEFAULTS["evaluation"], **(spec.get("evaluation") or {})}
-    merged["storage"] = {**DEFAULTS["storage"], **(spec.get("storage") or {})}
-    return merged
-
-
 def trainer_report(pods: list[dict]) -> tuple[int | None, dict]:
     """Exit code and JSON summary of the newest finished trainer container among the run's pods."""
     finished = []
@@ -162,177 +131,6 @@ def trainer_report(pods: list[dict]) -> tuple[int | None, dict]:
     except json.JSONDecodeError:
         summary = {}
     return terminated.get("exitCode"), summary if isinstance(summary, dict) else {}
-
-
-# Validation
-
-
-def spec_errors(spec: dict, name: str, config: HookConfig, wrong_types: list[str]) -> list[str]:
-    """Every problem of the spec (and of the name, which becomes a label value), each naming the field."""
-    errors = [] if len(name) <= 63 else [f"metadata.name is {len(name)} characters; at most 63 (it labels the pods)"]
-    if wrong_types:
-        return errors + wrong_types
-    model = spec.get("model")
-    if not isinstance(model, str) or not is_valid_model_name(model):
-        errors.append(f"spec.model {model!r} must be a DNS-1123 label")
-    errors += dataset_errors(spec.get("dataset"), config.models_mount)
-    estimator = spec.get("estimator") or {}
-    params = estimator.get("params") or {}
-    if not isinstance(params, dict):
-        errors.append("spec.estimator.params must be an object")
-    else:
-        problem = parameter_errors(estimator.get("type"), params)
-        errors += [f"spec.estimator: {problem}"] if problem else []
-    errors += evaluation_errors(spec["evaluation"])
-    for field, low in (("backoffLimit", 0), ("activeDeadlineSeconds", 1), ("ttlSecondsAfterFinished", 0)):
-        if not isinstance(spec.get(field), int) or spec[field] < low:
-            errors.append(f"spec.{field} {spec.get(field)!r} must be an integer >= {low}")
-    if not spec["storage"].get("claimName"):
-        errors.append("spec.storage.claimName must name a PersistentVolumeClaim")
-    return errors
-
-
-def dataset_errors(dataset, mount: str) -> list[str]:
-    if not isinstance(dataset, dict) or len({"builtin", "csv"} & set(dataset)) != 1:
-        return ["spec.dataset must have exactly one of builtin or csv"]
-    if "builtin" in dataset and dataset["builtin"] not in BUILTIN_DATASETS:
-        return [f"spec.dataset.builtin {dataset['builtin']!r} must be one of {', '.join(BUILTIN_DATASETS)}"]
-    csv = dataset.get("csv")
-    if "csv" in dataset and not (isinstance(csv, dict) and csv.get("target")):
-        return ["spec.dataset.csv needs a path and a target column"]
-    if "csv" in dataset and not str(csv.get("path", "")).startswith(f"{mount}/"):
-        return [f"spec.dataset.csv.path {csv.get('path')!r} must be on the models volume, under {mount}/"]
-    return []
-
-
-def evaluation_errors(evaluation: dict) -> list[str]:
-    errors = []
-    fraction = evaluation.get("testFraction")
-    if not isinstance(fraction, int | float) or not 0 < fraction < 1:
-        errors.append(f"spec.evaluation.testFraction {fraction!r} must be between 0 and 1 (exclusive)")
-    if not isinstance(evaluation.get("seed"), int) or evaluation["seed"] < 0:
-        errors.append(f"spec.evaluation.seed {evaluation.get('seed')!r} must be a non-negative integer")
-    gate = evaluation.get("gate")
-    if gate is not None:
-        errors += gate_errors(gate)
-    return errors
-
-
-def gate_errors(gate) -> list[str]:
-    metric = gate.get("metric") if isinstance(gate, dict) else None
-    if metric not in GATE_DIRECTIONS:
-        return [f"spec.evaluation.gate.metric {metric!r} must be one of {', '.join(GATE_DIRECTIONS)}"]
-    bound = "min" if GATE_DIRECTIONS[metric] == ">=" else "max"
-    if set(gate) - {"metric", bound} or not isinstance(gate.get(bound), int | float):
-        return [f"spec.evaluation.gate for {metric} takes exactly '{bound}', a number"]
-    return []
-
-
-# Builders
-
-
-def job_name(parent: dict) -> str:
-    """A stable Job name of at most 63 characters (Job names become label values)."""
-    name = parent["metadata"]["name"]
-    if len(name) <= 57:
-        return f"{name}-train"
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[:48].rstrip('-.')}-{digest}-train"
-
-
-def trainer_args(spec: dict, version: str, config: HookConfig) -> list[str]:
-    dataset = spec["dataset"]
-    source = (
-        f"builtin:{dataset['builtin']}"
-        if "builtin" in dataset
-        else f"csv:{dataset['csv']['path']}:{dataset['csv']['target']}"
-    )
-    evaluation = spec["evaluation"]
-    args = ["--model", spec["model"], "--dataset", source, "--estimator", spec["estimator"]["type"]]
-    args += ["--params", json.dumps(spec["estimator"].get("params") or {}, sort_keys=True, separators=(",", ":"))]
-    args += ["--test-fraction", str(evaluation["testFraction"]), "--seed", str(evaluation["seed"])]
-    gate = evaluation.get("gate")
-    if gate:
-        bound = "min" if GATE_DIRECTIONS[gate["metric"]] == ">=" else "max"
-        args += ["--gate", f"{gate['metric']}{GATE_DIRECTIONS[gate['metric']]}{gate[bound]}"]
-    if not spec["promote"]:
-        args.append("--no-promote")
-    return args + ["--version", version, "--model-root", config.models_mount]
-
-
-def new_job(parent: dict, spec: dict, version: str, config: HookConfig) -> dict:
-    """The training Job, with only the fields we own."""
-    labels = {
-        label.MODEL: spec["model"],
-        label.VERSION: version,
-        label.RUN: parent["metadata"]["name"],
-        "app.kubernetes.io/name": "aurora-trainer",
-        "app.kubernetes.io/managed-by": "aurora",
-    }
-    pod_labels = {**labels, label.RUN_UID: parent["metadata"].get("uid", "")}
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {"name": job_name(parent), "labels": labels},
-        "spec": {
-            "backoffLimit": spec["backoffLimit"],
-            "activeDeadlineSeconds": spec["activeDeadlineSeconds"],
-            "podFailurePolicy": pod_failure_policy(),
-            "template": {
-                "metadata": {"labels": pod_labels},
-                "spec": new_pod_spec(spec, version, config, pod_labels[label.RUN_UID]),
-            },
-        },
-    }
-
-
-def pod_failure_policy() -> dict:
-    """Bad input and a failed gate end the Job at once; evictions do not count as failures."""
-    return {
-        "rules": [
-            {
-                "action": "FailJob",
-                "onExitCodes": {
-                    "containerName": CONTAINER,
-                    "operator": "In",
-                    "values": [EXIT_BAD_INPUT, EXIT_GATE_FAILED],
-                },
-            },
-            {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
-        ]
-    }
-
-
-def new_pod_spec(spec: dict, version: str, config: HookConfig, run_id: str) -> dict:
-    mounts = [{"name": "models", "mountPath": config.models_mount}, {"name": "scratch", "mountPath": "/tmp"}]
-    volumes = [
-        {"name": "models", "persistentVolumeClaim": {"claimName": spec["storage"]["claimName"]}},
-        {"name": "scratch", "emptyDir": {"sizeLimit": config.scratch_size}},
-    ]
-    container = {
-        "name": CONTAINER,
-        "image": spec.get("image") or config.trainer_image,
-        "command": ["aurora-train"],
-        "args": trainer_args(spec, version, config),
-        # The dataset cache lives on the shared volume: downloaded once, reused offline.
-        "env": [
-            # A retried pod finds its own published version by this id and succeeds instead of failing.
-            {"name": "AURORA_RUN_ID", "value": run_id},
-            {"name": "SCIKIT_LEARN_DATA", "value": f"{config.models_mount}/.datasets"},
-            {"name": "HOME", "value": "/tmp"},
-        ],
-        "resources": spec.get("resources") or {},
-        "securityContext": container_security_context(),
-        "terminationMessagePolicy": "File",
-        "volumeMounts": mounts,
-    }
-    return {
-        "restartPolicy": "Never",
-        "automountServiceAccountToken": False,
-        "securityContext": pod_security_context(),
-        "containers": [container],
-        "volumes": volumes,
-    }
 
 
 # Status
