@@ -14,27 +14,17 @@ __all__ = [
 ]
 
 
-class Unauthorized(AppError):
-    status = 401
-    reason = "unauthorized"
+class Unauthorized(AppError, status=401, reason="unauthorized"):
+    """No API key, or a wrong one."""
 
 
-class ClusterUnavailable(AppError):
+class ClusterUnavailable(AppError, status=503, reason="cluster_unavailable"):
     """The Kubernetes API could not be reached in time."""
 
-    status = 503
-    reason = "cluster_unavailable"
 
-
-class ClusterRefused(AppError):
+class ClusterRefused(AppError, status=502, reason="cluster_refused"):
     """The Kubernetes API answered with an error (e.g. our credentials are refused)."""
 
-    status = 502
-    reason = "cluster_refused"
 
-
-class Conflict(AppError):
+class Conflict(AppError, status=409, reason="conflict"):
     """The action makes no sense in the resource's current state (e.g. no rollback window is open)."""
-
-    status = 409
-    reason = "conflict"

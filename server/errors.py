@@ -14,23 +14,17 @@ __all__ = [
 ]
 
 
-class Unprocessable(AppError):
+class Unprocessable(AppError, status=422, reason="unprocessable"):
     """Valid input the model cannot give a usable answer for."""
 
-    status = 422
-    reason = "unprocessable"
+
+class PayloadTooLarge(AppError, status=413, reason="too_large"):
+    """The request body is over the limit."""
 
 
-class PayloadTooLarge(AppError):
-    status = 413
-    reason = "too_large"
+class ModelNotReady(AppError, status=503, reason="not_ready"):
+    """The model is not loaded (or failed to load): nothing is predicted."""
 
 
-class ModelNotReady(AppError):
-    status = 503
-    reason = "not_ready"
-
-
-class InjectedFault(AppError):
-    status = 500
-    reason = "fault_injected"
+class InjectedFault(AppError, status=500, reason="fault_injected"):
+    """A failure injected on purpose (AURORA_FAULT_*), for analysis and alert drills."""
