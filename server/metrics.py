@@ -83,7 +83,14 @@ class InferenceMetrics:
         exporter = labelled_only(GunicornInternalPrometheusMetrics if multiprocess else PrometheusMetrics)
         # The exporter only serves /metrics; the request series are ours, shared by every protocol.
         self.exporter = exporter(app, registry=registry, export_defaults=False, defaults_prefix=PREFIX)
-        names = tuple(labels)
+        self.labels = labels
+        self.define_request_series(registry, tuple(labels))
+        self.predictions = self.prediction_histogram(registry, prediction_buckets) if prediction_buckets else None
+        self.estimator = estimator
+        self.track_flask(app)
+
+    def define_request_series(self, registry: CollectorRegistry, names: tuple[str, ...]) -> None:
+        """The series of every protocol: requests, latency, predicted rows, errors, model info."""
         self.requests = Counter(
             f"{PREFIX}_http_request_total",
             "Requests answered, by protocol, method and status",
@@ -97,9 +104,8 @@ class InferenceMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
-        self.rows = Counter(f"{PREFIX}_predicted_rows_total", "Rows predicted", names, registry=registry).labels(
-            **labels
-        )
+        rows = Counter(f"{PREFIX}_predicted_rows_total", "Rows predicted", names, registry=registry)
+        self.rows = rows.labels(**self.labels)
         self.errors = Counter(
             f"{PREFIX}_errors_total",
             "Requests answered with an error, by reason",
@@ -113,25 +119,24 @@ class InferenceMetrics:
             registry=registry,
             multiprocess_mode="max",
         )
-        self.predictions = None
-        if prediction_buckets:
-            self.bounds = np.asarray(prediction_buckets, dtype=float)
-            self.pending: list[np.ndarray] = []
-            self.pending_lock = threading.Lock()
-            # The app is loaded before gunicorn forks and threads do not survive a fork: each
-            # worker starts its own flusher with its first predictions.
-            self.flusher: threading.Thread | None = None
-            os.register_at_fork(after_in_child=self.forget_flusher)
-            self.predictions = Histogram(
-                f"{PREFIX}_prediction",
-                "Predicted values, on the bounds of the stable version's training target quantiles",
-                names,
-                buckets=prediction_buckets,
-                registry=registry,
-            ).labels(**labels)
-        self.labels = labels
-        self.estimator = estimator
-        self.track_flask(app)
+
+    def prediction_histogram(self, registry: CollectorRegistry, buckets: list[float]):
+        """The predicted values' histogram, filled in batches by a flusher thread per worker."""
+        self.bounds = np.asarray(buckets, dtype=float)
+        self.pending: list[np.ndarray] = []
+        self.pending_lock = threading.Lock()
+        # The app is loaded before gunicorn forks and threads do not survive a fork: each
+        # worker starts its own flusher with its first predictions.
+        self.flusher: threading.Thread | None = None
+        os.register_at_fork(after_in_child=self.forget_flusher)
+        histogram = Histogram(
+            f"{PREFIX}_prediction",
+            "Predicted values, on the bounds of the stable version's training target quantiles",
+            tuple(self.labels),
+            buckets=buckets,
+            registry=registry,
+        )
+        return histogram.labels(**self.labels)
 
     def record(self, protocol: str, method: str, endpoint: str, status: int, seconds: float) -> None:
         """One answered request, whatever its protocol."""

@@ -26,7 +26,7 @@ from aurora_api.reasons import RunReason
 from trainer import datasets, store
 from trainer.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_GATE_FAILED, EXIT_PUBLISHED, InputError
 from trainer.estimators import ESTIMATORS, new_estimator
-from trainer.gate import Gate, parse_gate
+from trainer.gate import parse_gate
 from trainer.train import prediction_buckets, split, train
 
 log = logging.getLogger("aurora.train")
@@ -88,7 +88,9 @@ def run(args: argparse.Namespace, now: datetime, run_id: str = "") -> tuple[int,
 
     passed, reason = gate.check(metrics) if gate else (True, "no gate")
     promote = passed and not args.no_promote
-    metadata = new_metadata(args, dataset, params, metrics, gate, passed, reason, promote, now, run_id)
+    metadata = new_metadata(args, dataset, params, now, run_id)
+    gate_record = {**gate.to_dict(), "passed": passed, "reason": reason} if gate else None
+    metadata.update(metrics=metrics, gate=gate_record, promoted=promote)
     metadata["predictionBuckets"] = prediction_buckets(split(dataset, args.test_fraction, args.seed)[2])
     version = model_store.publish(
         args.model,
@@ -125,7 +127,8 @@ def finished_earlier(model_store: store.ModelStore, args: argparse.Namespace, ru
     return (EXIT_PUBLISHED if passed else EXIT_GATE_FAILED), summary
 
 
-def new_metadata(args, dataset, params, metrics, gate: Gate | None, passed, reason, promote, now, run_id="") -> dict:
+def new_metadata(args, dataset, params, now: datetime, run_id: str = "") -> dict:
+    """What a version records of how it was made; run() adds its metrics, gate and promotion."""
     return {
         "runId": run_id,
         "createdAt": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -133,9 +136,6 @@ def new_metadata(args, dataset, params, metrics, gate: Gate | None, passed, reas
         "dataset": {"name": dataset.name, "rows": dataset.rows, "sha256": dataset.sha256},
         "features": dataset.feature_names,
         "evaluation": {"testFraction": args.test_fraction, "seed": args.seed},
-        "metrics": metrics,
-        "gate": {**gate.to_dict(), "passed": passed, "reason": reason} if gate else None,
-        "promoted": promote,
         "python": platform.python_version(),
         "sklearn": sklearn.__version__,
         "numpy": numpy.__version__,
