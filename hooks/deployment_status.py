@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from aurora_api.phases import Phase
@@ -28,8 +29,14 @@ def track_status(deployment: dict | None) -> dict:
 
 
 def compute_status(
-    seen: Observed, r: Rollout, resolved: Resolved, now: datetime, scale: Scale | None = None, errors: list[str] = ()
+    seen: Observed,
+    r: Rollout,
+    resolved: Resolved,
+    now: datetime,
+    scale: Scale | None = None,
+    errors: Sequence[str] = (),
 ) -> dict:
+    """The status for the rollout as decided; `errors` are the spec's, when it is refused."""
     stable, canary, previous_track = seen.tracks
     status = {**status_fields(r), **(scale.status if scale else {})}
     if resolved.version:
@@ -63,7 +70,7 @@ def waiting_status(seen: Observed, resolved: Resolved, now: datetime) -> dict:
     return status
 
 
-def conditions(r: Rollout, status: dict, errors: list[str], stable_missing: bool = False) -> list[Condition]:
+def conditions(r: Rollout, status: dict, errors: Sequence[str], stable_missing: bool = False) -> list[Condition]:
     return [availability(r, status, stable_missing), progress(r), validity(errors)]
 
 
@@ -94,7 +101,7 @@ def progress(r: Rollout) -> Condition:
     return Condition(ConditionType.PROGRESSING, rolling, reason, r.message)
 
 
-def validity(errors: list[str]) -> Condition:
+def validity(errors: Sequence[str]) -> Condition:
     return Condition(
         ConditionType.INVALID_SPEC,
         bool(errors),

@@ -30,7 +30,9 @@ class Plan:
     mirror_blocker: str | None = None
 
 
-def new_plan(seen: Observed, version: str, replicas: int, config: HookConfig, mirror_blocker: str | None = None):
+def new_plan(
+    seen: Observed, version: str, replicas: int, config: HookConfig, mirror_blocker: str | None = None
+) -> Plan:
     spec = seen.spec
     canary = spec["canary"]
     return Plan(
