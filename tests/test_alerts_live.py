@@ -16,8 +16,10 @@ import requests
 import yaml
 
 from tests.conftest import require_tool
-from tests.live_canary import ROW, Traffic
-from tests.test_gunicorn import Server, free_port, wait_until
+from tests.support.datasets import ROW
+from tests.support.live_canary import Traffic
+from tests.support.servers import Server, free_port
+from tests.support.waiting import wait_until
 from tests.test_manifests import ROOT
 
 ALERT = "AuroraInferenceHighErrorRate"

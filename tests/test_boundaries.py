@@ -13,7 +13,7 @@ import pytest
 
 from aurora_api.actions import Action
 from kubectl_aurora import actions as plugin
-from tests.hook_fixtures import FIXED_NOW, cases, mldeployment_sync
+from tests.support.hook_fixtures import FIXED_NOW, cases, mldeployment_sync
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ("aurora_api", "aurora_runtime", "hooks", "server", "control_api", "kubectl_aurora", "trainer")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.live_canary import INTERVAL_SECONDS, live_setup, run_rollout
+from tests.support.live_canary import INTERVAL_SECONDS, live_setup, run_rollout
 
 
 def test_a_healthy_canary_advances_and_is_promoted():

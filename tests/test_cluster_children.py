@@ -14,8 +14,8 @@ import json
 
 import pytest
 
-from tests.hook_fixtures import case_name, cases, response_path
-from tests.kube_cluster import KubeError, Resource
+from tests.support.hook_fixtures import case_name, cases, response_path
+from tests.support.kube_cluster import KubeError, Resource
 
 pytestmark = pytest.mark.cluster
 PODS = Resource("v1", "pods")

@@ -14,7 +14,7 @@ from control_api import cli as control_cli
 from control_api.app import create_app
 from control_api.config import ApiConfig
 from control_api.kube import Kube
-from tests.kube_cluster import Resource
+from tests.support.kube_cluster import Resource
 from tests.test_manifests import ROOT, documents
 
 pytestmark = pytest.mark.cluster

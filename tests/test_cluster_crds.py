@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.kube_cluster import KubeError, Resource
+from tests.support.kube_cluster import KubeError, Resource
 from tests.test_manifests import ROOT, documents
 
 pytestmark = pytest.mark.cluster

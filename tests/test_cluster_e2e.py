@@ -24,7 +24,7 @@ from tests.support.datasets import diabetes_rows, shifted_diabetes
 from tests.support.manifests import dump, host, ml_deployment, training_job
 from tests.support.platform import DEPLOYMENTS, TRAINING_JOBS, Platform, pods_may_write
 from tests.support.traffic import RouteWeights, Users, header_answers, shares
-from tests.test_gunicorn import wait_until
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.cluster
 ROOT = Path(__file__).resolve().parent.parent

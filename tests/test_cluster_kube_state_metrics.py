@@ -13,9 +13,9 @@ import pytest
 import requests
 import yaml
 
-from tests.kube_cluster import Resource
+from tests.support.kube_cluster import Resource
+from tests.support.servers import free_port
 from tests.test_cluster_control_api import create, token_for
-from tests.test_gunicorn import free_port
 from tests.test_manifests import ROOT
 
 pytestmark = pytest.mark.cluster
@@ -77,14 +77,16 @@ def exporter(cluster, aurora_installed, tmp_path_factory):
     log = (folder / "ksm.log").open("w")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_until(lambda: requests.get(f"http://127.0.0.1:{telemetry}/readyz", timeout=1).ok, process, folder)
+        readyz = f"http://127.0.0.1:{telemetry}/readyz"
+        wait_for_kube_state_metrics(lambda: requests.get(readyz, timeout=1).ok, process, folder)
         yield f"http://127.0.0.1:{port}/metrics"
     finally:
         process.terminate()
         process.wait(timeout=10)
 
 
-def wait_until(ready, process, folder, seconds: float = 60) -> None:
+def wait_for_kube_state_metrics(ready, process, folder, seconds: float = 60) -> None:
+    """Poll `ready` until it is true; fail at once, with the log's tail, if kube-state-metrics exits."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -7,9 +7,9 @@ import copy
 import pytest
 import yaml
 
-from tests.kube_cluster import Resource
+from tests.support.kube_cluster import Resource
+from tests.support.waiting import wait_until
 from tests.test_deploy import built
-from tests.test_gunicorn import wait_until
 from tests.test_manifests import ROOT, documents
 
 pytestmark = pytest.mark.cluster

@@ -12,11 +12,12 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.kube_cluster import Resource
+from tests.support.datasets import ROW
+from tests.support.kube_cluster import Resource
 from tests.support.manifests import dump, host, ml_deployment
 from tests.support.platform import DEPLOYMENTS, Platform
 from tests.support.traefik import GATEWAY, GATEWAY_CLASS
-from tests.test_gunicorn import ROW, wait_until
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.cluster
 HTTP_ROUTES = Resource("gateway.networking.k8s.io/v1", "httproutes")

@@ -6,10 +6,10 @@ import os
 
 import pytest
 
-from tests.kube_cluster import Resource
+from tests.support.kube_cluster import Resource
 from tests.support.manifests import dump, training_job
 from tests.support.platform import TRAINING_JOBS, Platform
-from tests.test_gunicorn import wait_until
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.cluster
 PODS = Resource("v1", "pods")

@@ -14,10 +14,11 @@ import time
 import pytest
 import requests
 
-from tests.kube_cluster import Resource
+from tests.support.datasets import ROW
+from tests.support.kube_cluster import Resource
 from tests.support.manifests import dump, host, ml_deployment, training_job
 from tests.support.platform import DEPLOYMENTS, TRAINING_JOBS, Platform
-from tests.test_gunicorn import ROW, wait_until
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.cluster
 HOLD = "aurora.dev/test-hold"

@@ -23,7 +23,7 @@ from control_api.config import ApiConfig, read_api_key
 from control_api.errors import ConfigError
 from control_api.kube import Kube
 from tests.conftest import train
-from tests.test_gunicorn import free_port
+from tests.support.servers import free_port
 
 KEY = "k3y-for-tests-0123456789"
 HEADERS = {"X-API-Key": KEY}
@@ -229,7 +229,7 @@ def test_aurora_control_api_serves_under_gunicorn(tmp_path):
 
     import requests
 
-    from tests.test_gunicorn import wait_until
+    from tests.support.waiting import wait_until
 
     port = free_port()
     env = {**os.environ, "AURORA_API_KEY": KEY, "AURORA_MODEL_ROOT": str(tmp_path), "KUBECONFIG": "/dev/null"}

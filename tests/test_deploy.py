@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests import pod_security
 from tests.conftest import require_tool
+from tests.support import pod_security
 from tests.test_manifests import KUBERNETES_VERSION, ROOT, crd_validator, documents, errors_of, upstream_crds
 
 OVERLAYS = ["kind", "production"]

@@ -13,7 +13,7 @@ import requests
 import tritonclient.grpc as tritonclient_grpc
 from tritonclient.utils import InferenceServerException
 
-from tests.test_gunicorn import Server, free_port
+from tests.support.servers import Server, free_port
 from tests.test_server import FEATURES
 from tests.test_v2_protocol import ROWS_100, served, trained_module  # noqa: F401 (fixtures)
 

@@ -9,72 +9,14 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
 from tests.conftest import require_tool
-
-ROW = [0.038, 0.050, 0.061, 0.021, -0.044, -0.034, -0.043, -0.002, 0.019, -0.017]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(check, timeout: float, what: str, interval: float = 0.2):
-    """Poll `check` until it returns something truthy (a refused connection counts as not yet)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-        except requests.ConnectionError:
-            result = None
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-class Server:
-    """aurora-serve as a user runs it, in its own process group."""
-
-    def __init__(self, root: Path, tmp: Path, *args: str, **env: str):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.multiproc = tmp / "metrics"
-        self.log = open(tmp / "serve.log", "w+")
-        script = os.path.join(os.path.dirname(sys.executable), "aurora-serve")
-        environment = {
-            **os.environ,
-            "AURORA_MODEL_ROOT": str(root),
-            "AURORA_MODEL": "diabetes",
-            "AURORA_MODEL_VERSION": "latest",
-            "PROMETHEUS_MULTIPROC_DIR": str(self.multiproc),
-            **env,
-        }
-        self.process = subprocess.Popen(
-            [script, "--bind", f"127.0.0.1:{self.port}", "--workers", "2", *args],
-            env=environment,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        wait_until(lambda: requests.get(f"{self.url}/v2/health/ready", timeout=2).ok, 30, "readiness")
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            # gunicorn's graceful timeout is 30 s; leave it room.
-            return self.process.wait(timeout=40)
-        finally:
-            if self.process.poll() is None:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.log.close()
+from tests.support.datasets import ROW
+from tests.support.servers import Server, free_port
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture

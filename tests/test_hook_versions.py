@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from tests.hook_fixtures import HOOKS, case_name, cases
+from tests.support.hook_fixtures import HOOKS, case_name, cases
 
 CLUSTER_SCOPED = {"GatewayClass"}
 CASES = [(controller, path) for controller in HOOKS for path in cases(controller)]

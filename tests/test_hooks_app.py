@@ -15,8 +15,9 @@ import requests
 from hooks import app as hooks_app
 from hooks import mldeployment, mltrainingjob
 from hooks.prometheus import PrometheusClient
-from tests.hook_fixtures import FIXED_NOW, TEST_CONFIG, cases, observations_path, response_path
-from tests.test_gunicorn import free_port, wait_until
+from tests.support.hook_fixtures import FIXED_NOW, TEST_CONFIG, cases, observations_path, response_path
+from tests.support.servers import free_port
+from tests.support.waiting import wait_until
 
 FIRST = cases("mltrainingjob")[0]
 

@@ -2,7 +2,7 @@
 
 KServe users call models with kserve.InferenceRESTClient; its V2 path sends binary tensors
 whenever an input was set with binary_data=True. The client runs in a process of its own
-(tests/kserve_client_run.py says why).
+(tests/support/kserve_client_run.py says why).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.test_gunicorn import Server
+from tests.support.servers import Server
 from tests.test_v2_protocol import ROWS_100, served, trained_module  # noqa: F401 (fixtures)
 
 
@@ -27,7 +27,15 @@ def base_url(served, tmp_path_factory):  # noqa: F811
 
 def kserve_infer(base_url: str, rows: np.ndarray, tmp_path, mode: str, *extra: str) -> dict:
     np.save(tmp_path / "rows.npy", rows)
-    command = [sys.executable, "-m", "tests.kserve_client_run", base_url, str(tmp_path / "rows.npy"), mode, *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "tests.support.kserve_client_run",
+        base_url,
+        str(tmp_path / "rows.npy"),
+        mode,
+        *extra,
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kubectl_aurora import actions, render
-from tests.hook_fixtures import FIXED_NOW
+from tests.support.hook_fixtures import FIXED_NOW
 
 RECORDED = Path(__file__).resolve().parent / "fixtures" / "kubectl-aurora"
 CASES = sorted(p.stem for p in RECORDED.glob("mld-*.json"))
@@ -99,8 +99,8 @@ def test_a_rollout_that_rolled_back_can_no_longer_be_promoted():
 
 
 def test_the_readme_shows_the_watch_as_the_plugin_draws_it():
+    from tests.support.tick_transcript import plugin_cast
     from tests.test_manifests import ROOT
-    from tests.tick_transcript import plugin_cast
 
     frames = "\n".join(plugin_cast()).split("--- ")
     shown = [

@@ -19,9 +19,9 @@ import jsonschema
 import pytest
 import yaml
 
-from tests import pod_security
 from tests.conftest import require_tool
-from tests.hook_fixtures import cases, response_path
+from tests.support import pod_security
+from tests.support.hook_fixtures import cases, response_path
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_SCHEMAS = ROOT.parent / "shared" / "schemas"

@@ -10,8 +10,8 @@ import pytest
 
 from aurora_api.times import parse_rfc3339
 from hooks import mldeployment
-from tests.hook_fixtures import FIXED_NOW, TEST_CONFIG_MLD, case_name, cases, mldeployment_sync, response_path
-from tests.metacontroller_double import MetacontrollerDouble
+from tests.support.hook_fixtures import FIXED_NOW, TEST_CONFIG_MLD, case_name, cases, mldeployment_sync, response_path
+from tests.support.metacontroller_double import MetacontrollerDouble
 
 CASES = cases("mldeployment")
 DEPLOYMENTS, INGRESSES, SERVICES = "Deployment.apps/v1", "Ingress.networking.k8s.io/v1", "Service.v1"

@@ -10,8 +10,8 @@ import pytest
 
 from hooks import mltrainingjob
 from hooks.errors import MalformedRequest
-from tests.hook_fixtures import FIXED_NOW, TEST_CONFIG, case_name, cases, response_path
-from tests.metacontroller_double import MetacontrollerDouble
+from tests.support.hook_fixtures import FIXED_NOW, TEST_CONFIG, case_name, cases, response_path
+from tests.support.metacontroller_double import MetacontrollerDouble
 
 CASES = cases("mltrainingjob")
 BASE = json.loads((CASES[0]).read_text())

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.live_canary import live_setup, run_rollout
 from tests.support.datasets import shifted_diabetes
+from tests.support.live_canary import live_setup, run_rollout
 from tests.test_manifests import ROOT
 
 MAX_SHIFT = 0.25

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hooks import app as hooks_app
 from hooks import mldeployment, mltrainingjob
 from hooks.errors import MalformedRequest
-from tests.hook_fixtures import FIXED_NOW, TEST_CONFIG, TEST_CONFIG_MLD, cases, response_path
+from tests.support.hook_fixtures import FIXED_NOW, TEST_CONFIG, TEST_CONFIG_MLD, cases, response_path
 
 settings.register_profile("ci", max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("soak", max_examples=20_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])

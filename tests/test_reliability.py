@@ -15,7 +15,7 @@ from hooks import app as hooks_app
 from hooks import mldeployment
 from hooks.prometheus import PrometheusClient
 from server.app import create_app as server_app
-from tests.hook_fixtures import FIXED_NOW, TEST_CONFIG, cases
+from tests.support.hook_fixtures import FIXED_NOW, TEST_CONFIG, cases
 from tests.test_deploy import built
 from tests.test_server import ROWS, config_for
 

@@ -31,7 +31,7 @@ import copy
 from datetime import timedelta
 
 from hooks import mldeployment
-from tests.hook_fixtures import FIXED_NOW
+from tests.support.hook_fixtures import FIXED_NOW
 from tests.test_mldeployment import NEW, Rollout, new_parent, started
 from tests.test_mltrainingjob import BASE, JOBS, stamp, stamped, sync, with_sibling
 

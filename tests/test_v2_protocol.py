@@ -15,7 +15,7 @@ import pytest
 import tritonclient.http as tritonclient_http
 
 from server.app import create_app
-from tests.test_gunicorn import Server
+from tests.support.servers import Server
 from tests.test_server import FEATURES, ROWS, config_for
 
 ROWS_100 = np.random.default_rng(7).normal(0, 0.05, size=(100, 10))

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from sklearn.datasets import load_diabetes
 
+# One row of the (scaled) diabetes features, as a request sends it.
+ROW = [0.038, 0.050, 0.061, 0.021, -0.044, -0.034, -0.043, -0.002, 0.019, -0.017]
 FEATURES = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
 
 

@@ -23,10 +23,10 @@ import yaml
 from hooks.inference_objects import PORT
 from hooks.podsecurity import USER_ID
 from tests.conftest import require_tool, train
-from tests.kube_cluster import KubeError, Resource
+from tests.support.kube_cluster import KubeError, Resource
 from tests.support.metacontroller import running_metacontroller
 from tests.support.processes import Program, venv_program
-from tests.test_gunicorn import free_port
+from tests.support.servers import free_port
 
 TRAINING_JOBS = Resource("aurora.dev/v1alpha1", "mltrainingjobs")
 PODS = Resource("v1", "pods")

@@ -4,10 +4,10 @@ Two versions of a model are trained, a stable and a canary `aurora-serve` serve 
 (the canary with fault injection when asked), Prometheus scrapes both every second,
 and a traffic thread keeps calling both. The MLDeployment reconciler then runs tick by
 tick on the real clock, reading its metrics through the hook's own Prometheus client.
-Only Kubernetes is a test double (tests/metacontroller_double.py): Deployments "become
+Only Kubernetes is a test double (tests/support/metacontroller_double.py): Deployments "become
 ready" because their processes already run.
 
-`python -m tests.live_canary` runs both scenarios and prints the timeline.
+`python -m tests.support.live_canary` runs both scenarios and prints the timeline.
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from hooks import mldeployment
 from hooks.config import HookConfig
 from hooks.prometheus import PrometheusClient, PrometheusError
 from tests.conftest import require_tool, train
-from tests.metacontroller_double import MetacontrollerDouble
-from tests.test_gunicorn import Server, free_port, wait_until
+from tests.support.metacontroller_double import MetacontrollerDouble
+from tests.support.servers import Server, free_port
+from tests.support.waiting import wait_until
 
 STABLE_VERSION, CANARY_VERSION = "v20261126-080000", "v20261126-090000"
-ROW = [0.038, 0.050, 0.061, 0.021, -0.044, -0.034, -0.043, -0.002, 0.019, -0.017]
 INTERVAL_SECONDS = 3
 KEYS = {"Deployment.apps/v1": "InPlace", "Service.v1": "InPlace", "Ingress.networking.k8s.io/v1": "InPlace"}
 CONFIG = HookConfig(server_image="registry.example.com/aurora:0.1.0", drain_seconds=1)

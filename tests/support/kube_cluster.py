@@ -19,9 +19,9 @@ from pathlib import Path
 import requests
 import yaml
 
-from tests.test_gunicorn import wait_until
+from tests.support.paths import ROOT
+from tests.support.waiting import wait_until
 
-ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "cluster"
 # An address of kwok's pod range (its --cidr, 10.244.0.0/16) that no pod gets.
 POD_ADDRESS_PROBE = "10.244.255.254"

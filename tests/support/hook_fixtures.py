@@ -1,6 +1,6 @@
 """Golden fixture pairs of the hooks: `<case>.request.json` in, `<case>.response.json` out.
 
-`python -m tests.hook_fixtures` rewrites every response from the current code; review the
+`python -m tests.support.hook_fixtures` rewrites every response from the current code; review the
 diff before committing it, since the responses are what the tests hold the hooks to.
 """
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 from hooks import mldeployment, mltrainingjob
 from hooks.config import HookConfig
+from tests.support.paths import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FIXED_NOW = datetime(2026, 11, 26, 10, 5, 0, tzinfo=UTC)
 TEST_CONFIG = HookConfig(trainer_image="registry.example.com/aurora:0.1.0")
 TEST_CONFIG_MLD = HookConfig(server_image="registry.example.com/aurora:0.1.0", drain_seconds=10)

@@ -1,4 +1,4 @@
-"""Tick transcripts the README shows; `python -m tests.tick_transcript` prints them.
+"""Tick transcripts the README shows; `python -m tests.support.tick_transcript` prints them.
 
 - A rollout nobody sends traffic to (`steps: []`, so no weighted route): checks every 30 s see
   no canary request; after maxInconclusive (10) of them the rollout pauses.

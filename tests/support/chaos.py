@@ -17,9 +17,8 @@ from pathlib import Path
 
 import requests
 
+from tests.support.datasets import ROW
 from trainer import store
-
-ROW = [0.038, 0.050, 0.061, 0.021, -0.044, -0.034, -0.043, -0.002, 0.019, -0.017]
 
 
 def worker_pids(master: int) -> list[int]:

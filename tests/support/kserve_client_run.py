@@ -2,7 +2,7 @@
 
 kserve registers the Open Inference Protocol's gRPC messages (package `inference`) in
 protobuf's default pool at import, as Aurora's own server.protos does: the two cannot be
-imported into one process. Usage: python -m tests.kserve_client_run URL ROWS.npy binary|json [binary-out]
+imported into one process. Usage: python -m tests.support.kserve_client_run URL ROWS.npy binary|json [binary-out]
 Prints {"id", "predictions", "headers"} as JSON.
 """
 
