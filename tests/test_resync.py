@@ -32,11 +32,11 @@ from datetime import timedelta
 
 from hooks import mldeployment
 from tests.support.hook_fixtures import FIXED_NOW
-from tests.test_mldeployment import NEW, Rollout, new_parent, started
+from tests.support.ticked_rollout import NEW, TickedRollout, new_parent, started
 from tests.test_mltrainingjob import BASE, JOBS, stamp, stamped, sync, with_sibling
 
 
-def resync_of(rollout: Rollout) -> float | None:
+def resync_of(rollout: TickedRollout) -> float | None:
     return rollout.cluster.last_response.get("resyncAfterSeconds")
 
 
@@ -68,12 +68,12 @@ def test_a_finished_run_looks_again_when_its_retention_ends():
 def test_an_mldeployment_whose_children_are_missing_looks_again_soon():
     parent = new_parent()
     parent["metadata"]["creationTimestamp"] = stamp(FIXED_NOW)
-    rollout = Rollout(parent)
+    rollout = TickedRollout(parent)
     rollout.tick(settle=False)
     assert resync_of(rollout) == 2.0
 
 
-def quiet_tick(rollout: Rollout, seconds: float, settle: bool = True) -> float | None:
+def quiet_tick(rollout: TickedRollout, seconds: float, settle: bool = True) -> float | None:
     """A tick that creates no child (a tick that does asks for a resync of its own), its resync."""
     created = len(rollout.cluster.created)
     rollout.tick(seconds, settle)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_mldeployment import NEW, OLD, Rollout, new_parent, run_until, started
+from tests.support.ticked_rollout import NEW, OLD, TickedRollout, new_parent, run_until, started
 
 
-def promoted(**spec) -> Rollout:
+def promoted(**spec) -> TickedRollout:
     """NEW promoted over OLD, settled, inside its rollback window."""
     rollout = started(new_parent(**spec))
     run_until(rollout, "Stable")

@@ -7,7 +7,7 @@ import pytest
 
 from hooks import mldeployment
 from tests.test_manifests import crd_validator, errors_of, upstream_crds
-from tests.test_mldeployment import (
+from tests.support.ticked_rollout import (
     AUTOSCALERS,
     BAD,
     DEPLOYMENTS,
@@ -22,7 +22,7 @@ from tests.test_mldeployment import (
     ROUTES,
     SLOW,
     TRAEFIK,
-    Rollout,
+    TickedRollout,
     gateway_class,
     keyed,
     new_parent,
@@ -97,7 +97,7 @@ def test_a_header_reaches_the_canary_before_it_takes_any_weight(router):
 
 @pytest.mark.parametrize("before, after", [("nginx", "gatewayAPI"), ("gatewayAPI", "nginx")])
 def test_switching_routers_keeps_the_old_route_until_the_new_one_exists(before, after):
-    rollout = Rollout(new_parent(router=before))
+    rollout = TickedRollout(new_parent(router=before))
     rollout.tick(5)
     rollout.tick(5)
     traffic = {"traffic": {"router": after, "gatewayAPI": GATEWAY}}
@@ -126,20 +126,20 @@ def test_switching_routers_mid_rollout_keeps_the_canarys_weight():
 # Autoscaling
 
 
-def autoscaled(**scaling) -> Rollout:
-    rollout = Rollout(new_parent(autoscaling={"minReplicas": 2, "maxReplicas": 10, **scaling}))
+def autoscaled(**scaling) -> TickedRollout:
+    rollout = TickedRollout(new_parent(autoscaling={"minReplicas": 2, "maxReplicas": 10, **scaling}))
     rollout.tick(5)
     rollout.tick(5)
     return rollout
 
 
-def hpa_scales(rollout: Rollout, replicas: int) -> None:
+def hpa_scales(rollout: TickedRollout, replicas: int) -> None:
     """What the HPA controller does: set the stable Deployment's replicas."""
     rollout.cluster.children[DEPLOYMENTS]["housing-stable"]["spec"]["replicas"] = replicas
     rollout.become_ready()
 
 
-def stable_replicas(rollout: Rollout) -> int:
+def stable_replicas(rollout: TickedRollout) -> int:
     return rollout.cluster.children[DEPLOYMENTS]["housing-stable"]["spec"]["replicas"]
 
 
@@ -168,7 +168,7 @@ def test_a_promotion_under_autoscaling_rolls_out_on_the_hpas_count():
 
 
 def test_turning_autoscaling_on_keeps_the_pods_running():
-    rollout = Rollout(new_parent(replicas=4))
+    rollout = TickedRollout(new_parent(replicas=4))
     rollout.tick(5)
     rollout.tick(5)
     rollout.set(autoscaling={"minReplicas": 2, "maxReplicas": 10, "targetCPUUtilizationPercentage": 70})
@@ -220,7 +220,7 @@ def test_a_wrong_autoscaling_spec_keeps_what_runs(scaling, says):
     ],
 )
 def test_routes_the_gateway_api_would_refuse_are_an_invalid_spec_that_keeps_what_runs(traffic, says):
-    rollout = Rollout(new_parent())
+    rollout = TickedRollout(new_parent())
     rollout.tick(5)
     rollout.tick(5)
     rollout.set(traffic=traffic)
@@ -231,7 +231,7 @@ def test_routes_the_gateway_api_would_refuse_are_an_invalid_spec_that_keeps_what
 
 
 def test_switching_to_nginx_without_an_ingress_is_refused_and_the_route_stays():
-    rollout = Rollout(new_parent(router="gatewayAPI"))
+    rollout = TickedRollout(new_parent(router="gatewayAPI"))
     rollout.tick(5)
     rollout.tick(5)
     rollout.set(traffic={"router": "nginx"})
@@ -315,7 +315,7 @@ def test_a_mirrored_canary_that_fails_is_rolled_back_and_the_mirror_stops(router
 # Gateways that cannot mirror (their GatewayClass does not list HTTPRouteRequestMirror)
 
 
-def mirror_filters(rollout: Rollout) -> list[dict]:
+def mirror_filters(rollout: TickedRollout) -> list[dict]:
     return [f for rule in rollout.cluster.children[ROUTES]["housing"]["spec"]["rules"] for f in rule.get("filters", [])]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from hooks import mldeployment
-from tests.test_mldeployment import NEW, OLD, Rollout, new_parent, run_until
+from tests.support.ticked_rollout import NEW, OLD, TickedRollout, new_parent, run_until
 
 JOB_KEY = "MLTrainingJob.aurora.dev/v1alpha1"
 
@@ -29,17 +29,17 @@ def training_job(phase: str | None, version: str = NEW, gate: bool | None = None
     }
 
 
-def following(job: dict | None) -> Rollout:
+def following(job: dict | None) -> TickedRollout:
     parent = new_parent()
     del parent["spec"]["version"]
     parent["spec"]["versionFrom"] = {"trainingJob": "housing-rf"}
-    rollout = Rollout(parent)
+    rollout = TickedRollout(parent)
     rollout.cluster.related_key = JOB_KEY
     train(rollout, job)
     return rollout
 
 
-def train(rollout: Rollout, job: dict | None) -> None:
+def train(rollout: TickedRollout, job: dict | None) -> None:
     rollout.cluster.related = {"housing-rf": job} if job else {}
 
 
@@ -127,7 +127,7 @@ def test_a_run_that_fails_never_deploys_and_what_serves_keeps_serving(job, reaso
     ids=["both", "neither", "bad-name"],
 )
 def test_a_wrong_version_source_is_an_invalid_spec_that_keeps_what_runs(spec, error):
-    rollout = Rollout(new_parent())
+    rollout = TickedRollout(new_parent())
     rollout.tick(5)
     rollout.tick(5)
     body = rollout.cluster.parent["spec"]

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.test_mldeployment import NEW, OLD, Rollout, new_parent, started
+from tests.support.ticked_rollout import NEW, OLD, TickedRollout, new_parent, started
 
 
 def transcript() -> list[str]:
-    rollout = Rollout(new_parent(steps=[]))
+    rollout = TickedRollout(new_parent(steps=[]))
     rollout.tick(5)
     rollout.tick(5)
     rollout.set(version="v20261126-090000")
@@ -33,7 +33,7 @@ def transcript() -> list[str]:
     return lines
 
 
-def rollback_line(rollout: Rollout, at: float, what: str) -> str:
+def rollback_line(rollout: TickedRollout, at: float, what: str) -> str:
     status, traffic = rollout.status, rollout.traffic()
     previous = status.get("previous") or {}
     ready = f"{previous['version']} {previous['readyReplicas']}/{previous['replicas']} ready" if previous else "-"
