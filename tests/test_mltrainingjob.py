@@ -10,17 +10,11 @@ import pytest
 
 from hooks import mltrainingjob
 from hooks.errors import MalformedRequest
-from tests.support.hook_fixtures import FIXED_NOW, TEST_CONFIG, case_name, cases, response_path
+from tests.support.hook_fixtures import FIXED_NOW, case_name, cases, response_path
 from tests.support.metacontroller_double import MetacontrollerDouble
+from tests.support.training_requests import BASE, JOB, JOBS, stamp, stamped, sync, with_sibling
 
 CASES = cases("mltrainingjob")
-BASE = json.loads((CASES[0]).read_text())
-JOB = "diabetes-gb-train"
-JOBS = "Job.batch/v1"
-
-
-def sync(request, now=FIXED_NOW):
-    return mltrainingjob.sync(request, now=now, config=TEST_CONFIG)
 
 
 @pytest.mark.parametrize("path", CASES, ids=[case_name(p) for p in CASES])
@@ -50,10 +44,6 @@ def trainer_pod(exit_code, message, finished):
         "metadata": {"name": f"{JOB}-abcde"},
         "status": {"containerStatuses": [{"name": "trainer", "state": {"terminated": terminated}}]},
     }
-
-
-def stamp(moment):
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @pytest.fixture
@@ -347,21 +337,6 @@ def test_with_no_retention_the_job_is_let_go_only_once_completion_is_on_record(c
 
 
 # Runs of one model started together: no two share a version
-
-
-def with_sibling(request: dict, created: str, status: dict | None = None, model: str = "diabetes") -> dict:
-    sibling = copy.deepcopy(request["parent"])
-    sibling["metadata"].update(name="sibling", uid="uid-sibling", creationTimestamp=created)
-    sibling["spec"]["model"] = model
-    if status is not None:
-        sibling["status"] = status
-    request["related"]["MLTrainingJob.aurora.dev/v1alpha1"] = {"sibling": sibling}
-    return request
-
-
-def stamped(request: dict, created: str) -> dict:
-    request["parent"]["metadata"]["creationTimestamp"] = created
-    return request
 
 
 def test_a_younger_run_waits_while_an_older_one_of_the_model_has_no_version():

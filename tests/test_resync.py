@@ -33,7 +33,7 @@ from datetime import timedelta
 from hooks import mldeployment
 from tests.support.hook_fixtures import FIXED_NOW
 from tests.support.ticked_rollout import NEW, TickedRollout, new_parent, started
-from tests.test_mltrainingjob import BASE, JOBS, stamp, stamped, sync, with_sibling
+from tests.support.training_requests import BASE, JOBS, stamp, stamped, sync, with_sibling
 
 
 def resync_of(rollout: TickedRollout) -> float | None:
