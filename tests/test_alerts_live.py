@@ -15,12 +15,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import requests
 import yaml
 
-from tests.conftest import require_tool
 from tests.support.datasets import ROW
 from tests.support.live_canary import Traffic
+from tests.support.paths import ROOT
 from tests.support.servers import Server, free_port
+from tests.support.tools import require_tool
 from tests.support.waiting import wait_until
-from tests.test_manifests import ROOT
 
 ALERT = "AuroraInferenceHighErrorRate"
 

@@ -14,8 +14,8 @@ import pytest
 from aurora_api.actions import Action
 from kubectl_aurora import actions as plugin
 from tests.support.hook_fixtures import FIXED_NOW, cases, mldeployment_sync
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ("aurora_api", "aurora_runtime", "hooks", "server", "control_api", "kubectl_aurora", "trainer")
 SHARED = {"aurora_api", "aurora_runtime"}
 # The model store and the estimators' parameter names live in the trainer package; these are

@@ -8,9 +8,9 @@ import subprocess
 import pytest
 import requests
 
-from tests.conftest import MODEL, train
 from tests.support.chaos import kill_workers_under_load, switch_latest_under_reads
 from tests.support.datasets import ROW
+from tests.support.models import MODEL, train
 from tests.support.servers import Server
 from tests.support.waiting import wait_until
 from trainer import store

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -14,8 +13,8 @@ from control_api import cli as control_cli
 from control_api.app import create_app
 from control_api.config import ApiConfig
 from control_api.kube import Kube
-from tests.support.kube_cluster import Resource
-from tests.test_manifests import ROOT, documents
+from tests.support.examples import create
+from tests.support.kube_cluster import Resource, token_for
 
 pytestmark = pytest.mark.cluster
 KEY = "k3y-for-tests-0123456789"
@@ -25,13 +24,6 @@ CONTROL_API = f"system:serviceaccount:{SYSTEM}:aurora-control-api"
 DEPLOYMENTS = Resource("aurora.dev/v1alpha1", "mldeployments")
 TRAINING_JOBS = Resource("aurora.dev/v1alpha1", "mltrainingjobs")
 STORAGE_CLASSES = Resource("storage.k8s.io/v1", "storageclasses", namespaced=False)
-EXAMPLE = {kind: documents(ROOT / "examples" / f"{kind}.yaml")[0] for kind in ("mltrainingjob", "mldeployment")}
-
-
-def token_for(cluster, namespace: str, account: str) -> str:
-    request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 3600}}
-    path = f"/api/v1/namespaces/{namespace}/serviceaccounts/{account}/token"
-    return cluster.admin().call("POST", path, request)["status"]["token"]
 
 
 def kube_as(cluster, token: str) -> Kube:
@@ -73,17 +65,6 @@ def api(cluster, control_api_token, tmp_path):
 def get(api, path, **kwargs):
     response = api.get(path, headers=HEADERS, **kwargs)
     return response.status_code, response.get_json()
-
-
-def create(cluster, kind: str, namespace: str, name: str, status: dict | None = None) -> dict:
-    obj = copy.deepcopy(EXAMPLE[kind])
-    obj["metadata"].update(name=name, namespace=namespace)
-    resource = TRAINING_JOBS if kind == "mltrainingjob" else DEPLOYMENTS
-    created = cluster.admin().call("POST", resource.path(namespace), obj)
-    if status:
-        created["status"] = status
-        created = cluster.admin().call("PUT", resource.path(namespace, name) + "/status", created)
-    return created
 
 
 def test_platform_info_reports_the_real_cluster(api):

@@ -7,8 +7,9 @@ import json
 
 import pytest
 
+from tests.support.documents import documents
 from tests.support.kube_cluster import KubeError, Resource
-from tests.test_manifests import ROOT, documents
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.cluster
 TRAINING_JOBS = Resource("aurora.dev/v1alpha1", "mltrainingjobs")

@@ -16,18 +16,17 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 
 from tests.support.datasets import diabetes_rows, shifted_diabetes
 from tests.support.manifests import dump, host, ml_deployment, training_job
+from tests.support.paths import ROOT
 from tests.support.platform import DEPLOYMENTS, TRAINING_JOBS, Platform, pods_may_write
 from tests.support.traffic import RouteWeights, Users, header_answers, shares
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.cluster
-ROOT = Path(__file__).resolve().parent.parent
 INTERVAL_SECONDS = 3
 HEADER = {"name": "X-Aurora-Canary", "value": "always"}
 # Two close versions of one model, then one trained on the target moved by 150 (a label bug).

@@ -13,10 +13,10 @@ import pytest
 import requests
 import yaml
 
-from tests.support.kube_cluster import Resource
+from tests.support.examples import create
+from tests.support.kube_cluster import Resource, token_for
+from tests.support.paths import ROOT
 from tests.support.servers import free_port
-from tests.test_cluster_control_api import create, token_for
-from tests.test_manifests import ROOT
 
 pytestmark = pytest.mark.cluster
 CONFIG = ROOT / "manifests" / "kube-state-metrics" / "custom-resource-state.yaml"

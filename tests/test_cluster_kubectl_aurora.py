@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cluster_control_api import DEPLOYMENTS, create
-from tests.test_kubectl_aurora import recorded
+from tests.support.examples import create
+from tests.support.hook_fixtures import recorded
+from tests.support.platform import DEPLOYMENTS
 
 pytestmark = pytest.mark.cluster
 PLUGIN_DIR = Path(sys.executable).parent

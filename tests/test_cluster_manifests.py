@@ -7,10 +7,10 @@ import copy
 import pytest
 import yaml
 
+from tests.support.documents import built, documents
 from tests.support.kube_cluster import Resource
+from tests.support.paths import ROOT
 from tests.support.waiting import wait_until
-from tests.test_deploy import built
-from tests.test_manifests import ROOT, documents
 
 pytestmark = pytest.mark.cluster
 DEPLOYMENTS = Resource("apps/v1", "deployments")

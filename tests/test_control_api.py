@@ -22,7 +22,7 @@ from control_api.app import create_app
 from control_api.config import ApiConfig, read_api_key
 from control_api.errors import ConfigError
 from control_api.kube import Kube
-from tests.conftest import train
+from tests.support.models import train
 from tests.support.servers import free_port
 
 KEY = "k3y-for-tests-0123456789"

@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import require_tool
 from tests.support import pod_security
-from tests.test_manifests import KUBERNETES_VERSION, ROOT, crd_validator, documents, errors_of, upstream_crds
+from tests.support.documents import built, documents
+from tests.support.paths import ROOT
+from tests.support.schemas import KUBERNETES_VERSION, crd_validator, errors_of, upstream_crds
+from tests.support.tools import require_tool
 
 OVERLAYS = ["kind", "production"]
 ALERTS = ROOT / "manifests" / "alerts"
@@ -23,18 +25,6 @@ CUSTOM_KINDS = {
     "PodMonitor": ("monitoring.coreos.com_podmonitors.yaml", "podmonitors.monitoring.coreos.com"),
     "ServiceMonitor": ("monitoring.coreos.com_servicemonitors.yaml", "servicemonitors.monitoring.coreos.com"),
 }
-
-
-def built(overlay: str) -> list[dict]:
-    kubectl = require_tool("kubectl")
-    result = subprocess.run(
-        [kubectl, "kustomize", str(ROOT / "manifests" / "overlays" / overlay)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    return [d for d in yaml.safe_load_all(result.stdout) if d]
 
 
 @pytest.fixture(scope="module", params=OVERLAYS)

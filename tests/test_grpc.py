@@ -13,8 +13,9 @@ import requests
 import tritonclient.grpc as tritonclient_grpc
 from tritonclient.utils import InferenceServerException
 
+from tests.support.datasets import FEATURES
+from tests.support.paths import ROOT
 from tests.support.servers import Server, free_port
-from tests.test_server import FEATURES
 from tests.test_v2_protocol import ROWS_100, served, trained_module  # noqa: F401 (fixtures)
 
 
@@ -109,11 +110,10 @@ def test_sigterm_lets_the_grpc_call_in_flight_finish(served, tmp_path):  # noqa:
 
 
 def test_the_checked_in_grpc_code_is_what_the_proto_generates(tmp_path):
-    from pathlib import Path
 
     from grpc_tools import protoc
 
-    root = Path(__file__).resolve().parent.parent
+    root = ROOT
     proto = "server/protos/open_inference.proto"
     out = tmp_path / "out"
     out.mkdir()

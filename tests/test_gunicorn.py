@@ -13,9 +13,9 @@ import time
 import pytest
 import requests
 
-from tests.conftest import require_tool
 from tests.support.datasets import ROW
 from tests.support.servers import Server, free_port
+from tests.support.tools import require_tool
 from tests.support.waiting import wait_until
 
 

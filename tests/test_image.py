@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.paths import ROOT
+
 SITE_PACKAGES = "opt/aurora/lib/python3.11/site-packages"
 
 

@@ -3,21 +3,14 @@ its commands against the real control plane of the cluster tier."""
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 
 import pytest
 
 from kubectl_aurora import actions, render
-from tests.support.hook_fixtures import FIXED_NOW
+from tests.support.hook_fixtures import FIXED_NOW, RECORDED, recorded
 
-RECORDED = Path(__file__).resolve().parent / "fixtures" / "kubectl-aurora"
 CASES = sorted(p.stem for p in RECORDED.glob("mld-*.json"))
-
-
-def recorded(name: str) -> dict:
-    return json.loads((RECORDED / f"{name}.json").read_text())
 
 
 def rendered(name: str) -> str:
@@ -99,8 +92,8 @@ def test_a_rollout_that_rolled_back_can_no_longer_be_promoted():
 
 
 def test_the_readme_shows_the_watch_as_the_plugin_draws_it():
+    from tests.support.paths import ROOT
     from tests.support.tick_transcript import plugin_cast
-    from tests.test_manifests import ROOT
 
     frames = "\n".join(plugin_cast()).split("--- ")
     shown = [
@@ -114,7 +107,7 @@ def test_every_kubectl_aurora_command_in_the_readme_is_one_the_plugin_takes():
     import shlex
 
     from kubectl_aurora.cli import parser
-    from tests.test_manifests import ROOT
+    from tests.support.paths import ROOT
 
     commands = [
         line.split("#")[0].strip()

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
-from tests.conftest import require_tool
+from tests.support.paths import ROOT
+from tests.support.tools import require_tool
 
-ROOT = Path(__file__).resolve().parent.parent
 SHELL_SCRIPTS = [ROOT / ".ci" / "run", *sorted((ROOT / "scripts").iterdir()), *sorted((ROOT / "bench").iterdir())]
 
 

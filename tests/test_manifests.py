@@ -11,56 +11,20 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import subprocess
 from pathlib import Path
 
-import jsonschema
 import pytest
 import yaml
 
-from tests.conftest import require_tool
 from tests.support import pod_security
+from tests.support.documents import documents
 from tests.support.hook_fixtures import cases, response_path
+from tests.support.paths import ROOT
+from tests.support.schemas import KUBERNETES_VERSION, crd_validator, errors_of, upstream_crds
+from tests.support.tools import require_tool
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED_SCHEMAS = ROOT.parent / "shared" / "schemas"
-KUBERNETES_VERSION = "1.33"
 CRDS = sorted((ROOT / "manifests" / "crds").glob("*.aurora.dev.yaml"))
-
-
-def documents(path: Path) -> list[dict]:
-    return [d for d in yaml.safe_load_all(path.read_text()) if d]
-
-
-def strict(schema):
-    """Refuse unknown fields unless the schema preserves them, like the API server's strict validation."""
-    if isinstance(schema, dict):
-        if schema.get("nullable") and isinstance(schema.get("type"), str):
-            schema = {**schema, "type": [schema["type"], "null"]}
-        if "properties" in schema and "additionalProperties" not in schema:
-            if not schema.get("x-kubernetes-preserve-unknown-fields"):
-                schema = {**schema, "additionalProperties": False}
-        return {key: strict(value) for key, value in schema.items()}
-    if isinstance(schema, list):
-        return [strict(value) for value in schema]
-    return schema
-
-
-def crd_validator(crd: dict) -> jsonschema.Validator:
-    version = next(v for v in crd["spec"]["versions"] if v.get("served") and v.get("storage"))
-    schema = strict(version["schema"]["openAPIV3Schema"])
-    schema["properties"] = {
-        "apiVersion": {"type": "string"},
-        "kind": {"type": "string"},
-        "metadata": {"type": "object"},
-        **schema.get("properties", {}),
-    }
-    return jsonschema.Draft4Validator(schema)
-
-
-def errors_of(validator: jsonschema.Validator, document: dict) -> list[str]:
-    return [f"{'.'.join(map(str, e.path)) or '<root>'}: {e.message}" for e in validator.iter_errors(document)]
 
 
 def kubernetes_validate(tmp_path: Path, objects: list[dict]) -> subprocess.CompletedProcess:
@@ -117,16 +81,6 @@ def test_manifests_pass_the_official_kubernetes_schema(tmp_path, path):
     result = kubernetes_validate(tmp_path, documents(path))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ERROR" not in result.stdout
-
-
-def upstream_crds(file_name: str) -> dict[str, dict]:
-    """Upstream CRDs kept beside the checkout (../shared/schemas); required under CI=true."""
-    path = SHARED_SCHEMAS / file_name
-    if not path.is_file():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{path} is required in CI but is missing")
-        pytest.skip(f"{path} is not beside this checkout")
-    return {d["metadata"]["name"]: d for d in documents(path)}
 
 
 def test_composite_controllers_match_metacontrollers_crd():

@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.datasets import shifted_diabetes
 from tests.support.live_canary import live_setup, run_rollout
-from tests.test_manifests import ROOT
+from tests.support.paths import ROOT
 
 MAX_SHIFT = 0.25
 # Shadow first: two failed checks (3 s apart) fit well inside the mirror step.

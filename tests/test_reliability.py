@@ -15,9 +15,10 @@ from hooks import app as hooks_app
 from hooks import mldeployment
 from hooks.prometheus import PrometheusClient
 from server.app import create_app as server_app
+from tests.support.datasets import ROWS
+from tests.support.documents import built
 from tests.support.hook_fixtures import FIXED_NOW, TEST_CONFIG, cases
-from tests.test_deploy import built
-from tests.test_server import ROWS, config_for
+from tests.support.servers import config_for
 
 DUE = next(p for p in cases("mldeployment") if p.name.startswith("09-"))
 

@@ -146,8 +146,8 @@ def test_a_rollback_asked_for_mid_canary_does_nothing():
 
 
 def test_the_readme_shows_the_rollback_transcript_as_the_code_makes_it():
+    from tests.support.paths import ROOT
     from tests.support.tick_transcript import rollback_transcript
-    from tests.test_manifests import ROOT
 
     lines = rollback_transcript()
     assert "\n".join(lines) in (ROOT / "README.md").read_text()

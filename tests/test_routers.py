@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from hooks import mldeployment
+from tests.support.schemas import crd_validator, errors_of, upstream_crds
 from tests.support.ticked_rollout import (
     AUTOSCALERS,
     BAD,
@@ -28,7 +29,6 @@ from tests.support.ticked_rollout import (
     run_until,
     started,
 )
-from tests.test_manifests import crd_validator, errors_of, upstream_crds
 
 HEADER = {"name": "X-Aurora-Canary", "value": "always"}
 HTTP_ROUTE = crd_validator(

@@ -20,18 +20,10 @@ from server.errors import ConfigError
 from server.faults import FaultInjector
 from server.metrics import InferenceMetrics, bucket_counts
 from server.predictors import prepared_predict
-from tests.conftest import train
+from tests.support.datasets import FEATURES, ROWS
+from tests.support.models import train
+from tests.support.servers import config_for
 from trainer import store
-
-ROWS = [
-    [0.038, 0.050, 0.061, 0.021, -0.044, -0.034, -0.043, -0.002, 0.019, -0.017],
-    [-0.001, -0.044, -0.051, -0.026, -0.008, -0.019, 0.074, -0.039, -0.068, -0.092],
-]
-FEATURES = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
-
-
-def config_for(root, model, version="latest", **overrides) -> ServerConfig:
-    return ServerConfig(model_root=str(root), model=model, version=version, **overrides)
 
 
 @pytest.fixture

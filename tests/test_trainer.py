@@ -11,7 +11,7 @@ import sys
 import joblib
 import pytest
 
-from tests.conftest import MODEL, train
+from tests.support.models import MODEL, train
 from trainer import store
 
 

@@ -15,8 +15,8 @@ import pytest
 import tritonclient.http as tritonclient_http
 
 from server.app import create_app
-from tests.support.servers import Server
-from tests.test_server import FEATURES, ROWS, config_for
+from tests.support.datasets import FEATURES, ROWS
+from tests.support.servers import Server, config_for
 
 ROWS_100 = np.random.default_rng(7).normal(0, 0.05, size=(100, 10))
 
@@ -30,7 +30,7 @@ def served(trained_module):
 
 @pytest.fixture(scope="module")
 def trained_module(tmp_path_factory):
-    from tests.conftest import train
+    from tests.support.models import train
 
     root = tmp_path_factory.mktemp("models")
     code, summary = train(root)

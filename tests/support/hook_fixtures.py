@@ -56,5 +56,14 @@ def regenerate() -> None:
             print(f"wrote {response_path(path).relative_to(FIXTURES)}")
 
 
+# MLDeployments as kubectl-aurora reads them, with the text it draws for each.
+RECORDED = FIXTURES / "kubectl-aurora"
+
+
+def recorded(name: str) -> dict:
+    """An MLDeployment as the hooks left it, recorded for the plugin's tests."""
+    return json.loads((RECORDED / f"{name}.json").read_text())
+
+
 if __name__ == "__main__":
     regenerate()

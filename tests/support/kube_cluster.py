@@ -224,3 +224,10 @@ def start(home: Path) -> Cluster:
 def stop(cluster: Cluster) -> None:
     if cluster.started_here:
         subprocess.run([str(SCRIPT), "down"], capture_output=True, env=script_env(cluster.home), timeout=120)
+
+
+def token_for(cluster, namespace: str, account: str) -> str:
+    """A token of the service account, as the TokenRequest API issues it (an hour long)."""
+    request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 3600}}
+    path = f"/api/v1/namespaces/{namespace}/serviceaccounts/{account}/token"
+    return cluster.admin().call("POST", path, request)["status"]["token"]

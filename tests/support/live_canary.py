@@ -27,9 +27,10 @@ from sklearn.datasets import load_diabetes
 from hooks import mldeployment
 from hooks.config import HookConfig
 from hooks.prometheus import PrometheusClient, PrometheusError
-from tests.conftest import require_tool, train
 from tests.support.metacontroller_double import MetacontrollerDouble
+from tests.support.models import train
 from tests.support.servers import Server, free_port
+from tests.support.tools import require_tool
 from tests.support.waiting import wait_until
 
 STABLE_VERSION, CANARY_VERSION = "v20261126-080000", "v20261126-090000"

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import yaml
 
+from tests.support.documents import built
 from tests.support.kube_cluster import Resource
 from tests.support.processes import Program
 from tests.support.servers import free_port
-from tests.test_deploy import built
 
 CONTROLLERS = Resource("metacontroller.k8s.io/v1alpha1", "compositecontrollers", namespaced=False)
 NAMES = ("mltrainingjob-controller", "mldeployment-controller")

@@ -1,4 +1,5 @@
-"""aurora-serve under gunicorn on 127.0.0.1, as a user runs it, and free ports for other programs."""
+"""aurora-serve: its configuration for the Flask test client, and the real thing under gunicorn on
+127.0.0.1 as a user runs it; free ports for the other programs the tests start."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import requests
 
+from server.config import ServerConfig
 from tests.support.waiting import wait_until
 
 
@@ -18,6 +20,11 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def config_for(root, model, version="latest", **overrides) -> ServerConfig:
+    """The configuration of a server of `model` in the store at `root`, for the Flask test client."""
+    return ServerConfig(model_root=str(root), model=model, version=version, **overrides)
 
 
 class Server:
