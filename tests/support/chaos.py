@@ -1,4 +1,4 @@
-"""Fault drills on real processes, shared by tests/test_chaos.py and bench/chaos.
+"""Fault drills on real processes, shared by tests/process/test_chaos.py and bench/chaos.
 
 - `kill_workers_under_load`: clients call aurora-serve while its gunicorn workers are
   SIGKILLed at intervals; gunicorn starts new ones. Counts answers by outcome.

@@ -1,4 +1,4 @@
-"""Runs KServe's InferenceRESTClient in a process of its own, for tests/test_kserve_client.py.
+"""Runs KServe's InferenceRESTClient in a process of its own, for tests/process/test_kserve_client.py.
 
 kserve registers the Open Inference Protocol's gRPC messages (package `inference`) in
 protobuf's default pool at import, as Aurora's own server.protos does: the two cannot be

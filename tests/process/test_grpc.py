@@ -13,10 +13,9 @@ import requests
 import tritonclient.grpc as tritonclient_grpc
 from tritonclient.utils import InferenceServerException
 
-from tests.support.datasets import FEATURES
+from tests.support.datasets import FEATURES, ROWS_100
 from tests.support.paths import ROOT
 from tests.support.servers import Server, free_port
-from tests.test_v2_protocol import ROWS_100, served, trained_module  # noqa: F401 (fixtures)
 
 
 def grpc_server(root, tmp, **env) -> tuple[Server, int]:

@@ -14,8 +14,8 @@ import sys
 import numpy as np
 import pytest
 
+from tests.support.datasets import ROWS_100
 from tests.support.servers import Server
-from tests.test_v2_protocol import ROWS_100, served, trained_module  # noqa: F401 (fixtures)
 
 
 @pytest.fixture(scope="module")

@@ -9,33 +9,13 @@ from __future__ import annotations
 
 import json
 
-import joblib
 import numpy as np
 import pytest
 import tritonclient.http as tritonclient_http
 
 from server.app import create_app
-from tests.support.datasets import FEATURES, ROWS
+from tests.support.datasets import FEATURES, ROWS, ROWS_100
 from tests.support.servers import Server, config_for
-
-ROWS_100 = np.random.default_rng(7).normal(0, 0.05, size=(100, 10))
-
-
-@pytest.fixture(scope="module")
-def served(trained_module):
-    root, model, version = trained_module
-    estimator = joblib.load(root / model / "versions" / version / "model.joblib")
-    return root, estimator
-
-
-@pytest.fixture(scope="module")
-def trained_module(tmp_path_factory):
-    from tests.support.models import train
-
-    root = tmp_path_factory.mktemp("models")
-    code, summary = train(root)
-    assert code == 0, summary
-    return root, "diabetes", summary["version"]
 
 
 @pytest.fixture(scope="module")
