@@ -18,7 +18,7 @@ from server.app import create_app as server_app
 from tests.support.datasets import ROWS
 from tests.support.documents import built
 from tests.support.hook_fixtures import FIXED_NOW, TEST_CONFIG, cases
-from tests.support.servers import config_for
+from tests.support.servers import config_for, free_port
 
 DUE = next(p for p in cases("mldeployment") if p.name.startswith("09-"))
 
@@ -43,6 +43,17 @@ class SlowPrometheus:
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+
+def test_an_unreachable_prometheus_gives_no_observations_and_the_rollout_holds(tmp_path):
+    """The route reads Prometheus only when a check is due; a refused connection means None."""
+    prometheus = PrometheusClient(f"http://127.0.0.1:{free_port()}", timeout=0.5)
+    assert prometheus.observe(mldeployment.analysis_window(json.loads(DUE.read_text()), FIXED_NOW)) is None
+    app = hooks_app.create_app(TEST_CONFIG, clock=lambda: FIXED_NOW, prometheus=prometheus)
+    response = app.test_client().post("/mldeployment/sync", data=DUE.read_bytes(), content_type="application/json")
+    status = response.get_json()["status"]
+    assert response.status_code == 200 and status["phase"] == "Progressing"
+    assert "metrics could not be read" in status["message"]
 
 
 @pytest.mark.parametrize("delay", [0.6, 30.0], ids=["slow", "hanging"])

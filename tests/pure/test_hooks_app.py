@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import signal
-import subprocess
-import sys
 
 import pytest
-import requests
 
 from hooks import app as hooks_app
-from hooks import mldeployment, mltrainingjob
-from hooks.prometheus import PrometheusClient
+from hooks import mltrainingjob
 from tests.support.hook_fixtures import FIXED_NOW, TEST_CONFIG, cases, observations_path, response_path
-from tests.support.servers import free_port
-from tests.support.waiting import wait_until
 
 FIRST = cases("mltrainingjob")[0]
 
@@ -97,30 +89,6 @@ def test_healthz(client):
     assert client.get("/healthz").status_code == 200
 
 
-def test_aurora_hooks_serves_under_gunicorn(tmp_path):
-    port = free_port()
-    script = os.path.join(os.path.dirname(sys.executable), "aurora-hooks")
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}
-    with open(tmp_path / "hooks.log", "w") as log:
-        process = subprocess.Popen(
-            [script, "--bind", f"127.0.0.1:{port}"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            wait_until(lambda: requests.get(f"{url}/healthz", timeout=2).ok, 30, "aurora-hooks")
-            answer = requests.post(f"{url}/mltrainingjob/sync", data=FIRST.read_bytes(), timeout=5)
-            assert answer.status_code == 200
-            assert answer.json()["children"][0]["kind"] == "Job"
-            assert "aurora_hooks_calls_total" in requests.get(f"{url}/metrics", timeout=5).text
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=20)
-
-
 MLD_CASES = cases("mldeployment")
 
 
@@ -129,18 +97,6 @@ def test_mldeployment_sync_answers_through_the_adapter(client):
     response = client.post("/mldeployment/sync", data=first.read_bytes(), content_type="application/json")
     assert response.status_code == 200
     assert [c["kind"] for c in response.get_json()["children"]] == ["Deployment", "Service", "Ingress"]
-
-
-def test_an_unreachable_prometheus_gives_no_observations_and_the_rollout_holds(tmp_path):
-    """The route reads Prometheus only when a check is due; a refused connection means None."""
-    due = next(p for p in MLD_CASES if p.name.startswith("09-"))
-    prometheus = PrometheusClient(f"http://127.0.0.1:{free_port()}", timeout=0.5)
-    assert prometheus.observe(mldeployment.analysis_window(json.loads(due.read_text()), FIXED_NOW)) is None
-    app = hooks_app.create_app(TEST_CONFIG, clock=lambda: FIXED_NOW, prometheus=prometheus)
-    response = app.test_client().post("/mldeployment/sync", data=due.read_bytes(), content_type="application/json")
-    status = response.get_json()["status"]
-    assert response.status_code == 200 and status["phase"] == "Progressing"
-    assert "metrics could not be read" in status["message"]
 
 
 class FixedPrometheus:

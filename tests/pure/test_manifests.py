@@ -1,61 +1,25 @@
-"""Manifests and emitted children against the official schemas.
+"""Manifests and emitted children against the schemas of their custom kinds, and emitted pods
+against the restricted Pod Security profile.
 
-- Built-in kinds (the CRD itself, every Job a hook emits): kubernetes-validate --strict,
-  the official Kubernetes OpenAPI schemas, offline, at a pinned Kubernetes version.
-- Custom resources (our CompositeControllers, the examples): jsonschema against the CRD's
-  openAPIV3Schema (Metacontroller's upstream CRD for CompositeControllers, ours for
-  MLTrainingJob), with unknown fields refused as the API server's strict validation does.
+- Custom resources (our CompositeControllers, the examples, the statuses the hooks write, the
+  HTTPRoutes they emit): jsonschema against the CRD's openAPIV3Schema (Metacontroller's and the
+  Gateway API's upstream CRDs, ours for MLTrainingJob and MLDeployment), with unknown fields
+  refused as the API server's strict validation does.
+- Built-in kinds go through kubernetes-validate: tests/process/test_kubernetes_validate.py.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import subprocess
-from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.support import pod_security
 from tests.support.documents import documents
-from tests.support.hook_fixtures import cases, response_path
+from tests.support.hook_fixtures import cases, emitted_children, response_path
 from tests.support.paths import ROOT
-from tests.support.schemas import KUBERNETES_VERSION, crd_validator, errors_of, upstream_crds
-from tests.support.tools import require_tool
-
-CRDS = sorted((ROOT / "manifests" / "crds").glob("*.aurora.dev.yaml"))
-
-
-def kubernetes_validate(tmp_path: Path, objects: list[dict]) -> subprocess.CompletedProcess:
-    tool = require_tool("kubernetes-validate")
-    path = tmp_path / "objects.yaml"
-    path.write_text(yaml.safe_dump_all(objects))
-    return subprocess.run(
-        [tool, "-k", KUBERNETES_VERSION, "--strict", str(path)], capture_output=True, text=True, timeout=120
-    )
-
-
-def emitted_children(controller: str) -> list[dict]:
-    children = []
-    for path in cases(controller):
-        response = json.loads(response_path(path).read_text())
-        for child in response["children"]:
-            # Metacontroller fills in the namespace; the schemas want a complete object.
-            if "spec" in child:
-                children.append({**child, "metadata": {**child["metadata"], "namespace": "ml"}})
-    return children
-
-
-@pytest.mark.parametrize("controller, least", [("mltrainingjob", 10), ("mldeployment", 60)])
-def test_every_emitted_child_passes_the_official_kubernetes_schema(tmp_path, controller, least):
-    children = emitted_children(controller)
-    assert len(children) >= least
-    # kubernetes-validate knows the built-in kinds; HTTPRoutes are checked against their CRD below.
-    builtin = [c for c in children if not c["apiVersion"].startswith("gateway.networking.k8s.io/")]
-    result = kubernetes_validate(tmp_path, builtin)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "ERROR" not in result.stdout and "WARN" not in result.stdout
+from tests.support.schemas import CRDS, crd_validator, errors_of, upstream_crds
 
 
 def test_every_emitted_http_route_passes_the_upstream_gateway_api_schema():
@@ -64,23 +28,6 @@ def test_every_emitted_http_route_passes_the_upstream_gateway_api_schema():
         upstream_crds("gateway.networking.k8s.io_httproutes.yaml")["httproutes.gateway.networking.k8s.io"]
     )
     assert len(routes) >= 3 and all(errors_of(validator, route) == [] for route in routes)
-
-
-def test_a_broken_job_is_caught_by_the_schema_check(tmp_path):
-    job = emitted_children("mltrainingjob")[0]
-    job["spec"]["template"]["spec"]["containers"][0]["volumeMountz"] = []
-    result = kubernetes_validate(tmp_path, [job])
-    assert result.returncode != 0 and "volumeMountz" in result.stdout
-
-
-MANIFESTS = CRDS + [ROOT / "manifests" / "rbac" / "control-api.yaml"]
-
-
-@pytest.mark.parametrize("path", MANIFESTS, ids=[p.name for p in MANIFESTS])
-def test_manifests_pass_the_official_kubernetes_schema(tmp_path, path):
-    result = kubernetes_validate(tmp_path, documents(path))
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "ERROR" not in result.stdout
 
 
 def test_composite_controllers_match_metacontrollers_crd():

@@ -1,35 +1,17 @@
-"""The model store: layout, checksums, immutability, atomic publish and concurrent publishers."""
+"""The model store: layout, checksums, immutability, atomic publish and concurrent readers.
+(Other processes against it: tests/process/test_store_processes.py.)"""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from tests.support.publishing import publish
 from trainer import store
-
-NOW = datetime(2026, 11, 26, 10, 15, 0, tzinfo=UTC)
-
-
-def write_model(payload: bytes = b"model-bytes"):
-    def write(folder: Path) -> None:
-        (folder / store.MODEL_FILE).write_bytes(payload)
-
-    return write
-
-
-def publish(root, model="m", *, version=None, now=NOW, promote=True, payload=b"model-bytes") -> str:
-    return store.ModelStore(root).publish(
-        model, {"note": "test"}, write_model(payload), version=version, now=now, promote=promote
-    )
 
 
 def test_publish_writes_the_version_folder_with_metadata_and_checksums(tmp_path):
@@ -39,15 +21,6 @@ def test_publish_writes_the_version_folder_with_metadata_and_checksums(tmp_path)
     assert sorted(p.name for p in folder.iterdir()) == ["SHA256SUMS", "metadata.json", "model.joblib"]
     metadata = store.ModelStore(tmp_path).read_metadata("m", version)
     assert metadata["model"] == "m" and metadata["version"] == version and metadata["note"] == "test"
-
-
-def test_checksums_cover_every_other_file_in_sha256sum_format(tmp_path):
-    version = publish(tmp_path)
-    folder = tmp_path / "m" / "versions" / version
-    listed = store.parse_checksums((folder / "SHA256SUMS").read_text())
-    assert set(listed) == {"metadata.json", "model.joblib"}
-    # The coreutils tool accepts the file as it is.
-    subprocess.run(["sha256sum", "--check", "--quiet", "SHA256SUMS"], cwd=folder, check=True)
 
 
 def test_latest_is_a_relative_symlink_to_the_promoted_version(tmp_path):
@@ -112,36 +85,6 @@ def test_a_failing_writer_leaves_no_version_and_no_leftovers(tmp_path):
     assert not list((tmp_path / "m").glob(".incoming-*"))
 
 
-KILLED_PUBLISHER = """
-import sys, time
-from pathlib import Path
-from trainer import store
-
-def write(folder):
-    (folder / "model.joblib").write_bytes(b"half written")
-    print("writing", flush=True)
-    time.sleep(60)
-
-store.ModelStore(sys.argv[1]).publish("m", {}, write, version="v20261126-120000", promote=True)
-"""
-
-
-def test_a_publisher_killed_mid_write_leaves_no_partial_version(tmp_path):
-    publish(tmp_path)
-    child = subprocess.Popen([sys.executable, "-c", KILLED_PUBLISHER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout.readline().strip() == "writing"
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=10)
-    finally:
-        child.kill()
-    model_store = store.ModelStore(tmp_path)
-    assert model_store.versions("m") == ["v20261126-101500"]
-    assert model_store.latest("m") == "v20261126-101500"
-    # What the killed process left is hidden and is not a version.
-    assert len(list((tmp_path / "m").glob(".incoming-*"))) == 1
-
-
 def test_leftovers_of_killed_publishers_are_removed_once_stale(tmp_path):
     stale = tmp_path / "m" / ".incoming-old"
     stale.mkdir(parents=True)
@@ -151,30 +94,6 @@ def test_leftovers_of_killed_publishers_are_removed_once_stale(tmp_path):
     fresh.mkdir()
     publish(tmp_path)
     assert not stale.exists() and fresh.exists()
-
-
-def concurrent_publisher(root: str, barrier, results) -> None:
-    barrier.wait()
-    version = store.ModelStore(root).publish("m", {}, write_model(), now=NOW, promote=True)
-    results.put(version)
-
-
-def test_concurrent_publishers_at_the_same_moment_get_distinct_versions(tmp_path):
-    context = multiprocessing.get_context("fork")
-    barrier, results = context.Barrier(4), context.Queue()
-    workers = [context.Process(target=concurrent_publisher, args=(str(tmp_path), barrier, results)) for _ in range(4)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=30)
-    assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]
-    versions = sorted(results.get(timeout=5) for _ in workers)
-    assert len(set(versions)) == 4
-    model_store = store.ModelStore(tmp_path)
-    assert model_store.versions("m") == versions
-    assert model_store.latest("m") in versions
-    for version in versions:
-        model_store.verify("m", version)
 
 
 def test_latest_never_dangles_while_versions_are_promoted(tmp_path):

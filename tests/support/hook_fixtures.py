@@ -65,5 +65,17 @@ def recorded(name: str) -> dict:
     return json.loads((RECORDED / f"{name}.json").read_text())
 
 
+def emitted_children(controller: str) -> list[dict]:
+    """Every child with a spec in the golden responses of `controller`, namespaced as Metacontroller sends it."""
+    children = []
+    for path in cases(controller):
+        response = json.loads(response_path(path).read_text())
+        for child in response["children"]:
+            # Metacontroller fills in the namespace; the schemas want a complete object.
+            if "spec" in child:
+                children.append({**child, "metadata": {**child["metadata"], "namespace": "ml"}})
+    return children
+
+
 if __name__ == "__main__":
     regenerate()

@@ -13,6 +13,8 @@ from tests.support.paths import ROOT
 
 SHARED_SCHEMAS = ROOT.parent / "shared" / "schemas"
 KUBERNETES_VERSION = "1.33"
+# Aurora's own CRDs.
+CRDS = sorted((ROOT / "manifests" / "crds").glob("*.aurora.dev.yaml"))
 
 
 def strict(schema):
