@@ -1,4 +1,4 @@
-"""Data the tests train on besides scikit-learn's own."""
+"""Data the tests train on besides scikit-learn's own, and the rows they send for predictions."""
 
 from __future__ import annotations
 

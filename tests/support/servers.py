@@ -17,6 +17,7 @@ from tests.support.waiting import wait_until
 
 
 def free_port() -> int:
+    """A port of 127.0.0.1 that nothing listens on at the moment."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
