@@ -19,8 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from hooks import mldeployment  # noqa: E402
-from tests.hook_fixtures import FIXED_NOW, TEST_CONFIG_MLD, observations_path  # noqa: E402
-from tests.test_gunicorn import free_port, wait_until  # noqa: E402
+from tests.support.hook_fixtures import FIXED_NOW, TEST_CONFIG_MLD, observations_path  # noqa: E402
+from tests.support.servers import free_port  # noqa: E402
+from tests.support.waiting import wait_until  # noqa: E402
 
 CASE = ROOT / "tests" / "fixtures" / "mldeployment" / "05-passing-check-advances.request.json"
 
@@ -110,8 +111,10 @@ def main() -> None:
     print()
     gunicorn_rate(args.duration)
     if not args.skip_live:
-        print("\nfault onset to canary weight 0, real Prometheus and aurora-serve (python -m tests.live_canary):")
-        subprocess.run([sys.executable, "-m", "tests.live_canary"], cwd=ROOT, check=True)
+        print(
+            "\nfault onset to canary weight 0, real Prometheus and aurora-serve (python -m tests.support.live_canary):"
+        )
+        subprocess.run([sys.executable, "-m", "tests.support.live_canary"], cwd=ROOT, check=True)
 
 
 if __name__ == "__main__":

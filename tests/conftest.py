@@ -1,28 +1,13 @@
-"""Shared fixtures: tiny models trained into tmp_path (no model binary is committed)."""
+"""Fixtures of every tier: tiny models trained into tmp_path (no model binary is committed), and the
+real control plane with a namespace per test for the cluster tier."""
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import os
-import shutil
-import sys
 
 import pytest
 
-from trainer import cli as train_cli
-
-MODEL = "diabetes"
-
-
-def train(root, model=MODEL, *extra: str, estimator="ridge", dataset="builtin:diabetes") -> tuple[int, dict]:
-    """Run aurora-train in-process; return its exit code and JSON summary."""
-    args = ["--model", model, "--dataset", dataset, "--estimator", estimator, "--model-root", str(root), *extra]
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = train_cli.main(args)
-    return code, json.loads(out.getvalue())
+from tests.support.models import MODEL, train
 
 
 @pytest.fixture
@@ -38,21 +23,10 @@ def trained(model_root):
     return model_root, MODEL, summary["version"]
 
 
-def require_tool(name: str) -> str:
-    """Return a tool's path; skip without it locally, but fail under CI=true (no silent skips)."""
-    # Tools installed into the test environment sit beside its interpreter.
-    path = shutil.which(name) or shutil.which(name, path=os.path.dirname(sys.executable))
-    if path:
-        return path
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{name} is required in CI but is not installed")
-    pytest.skip(f"{name} is not installed")
-
-
 @pytest.fixture(scope="session")
 def cluster():
     """The real control plane (scripts/cluster): the running one, or one started for this session."""
-    from tests import kube_cluster
+    from tests.support import kube_cluster
 
     missing = kube_cluster.missing_programs()
     if missing:

@@ -1,1 +1,3 @@
-"""Helpers of the cluster tier: the programs the tests run beside the control plane."""
+"""What the tests share and are not tests themselves: the programs they start (aurora-serve,
+the control plane, Metacontroller, Traefik), the doubles they drive, the golden fixtures, the
+data they send, and waiting for all of it."""

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import yaml
 
-from tests.kube_cluster import Resource
+from tests.support.documents import built
+from tests.support.kube_cluster import Resource
 from tests.support.processes import Program
-from tests.test_deploy import built
-from tests.test_gunicorn import free_port
+from tests.support.servers import free_port
 
 CONTROLLERS = Resource("metacontroller.k8s.io/v1alpha1", "compositecontrollers", namespaced=False)
 NAMES = ("mltrainingjob-controller", "mldeployment-controller")

@@ -22,11 +22,12 @@ import yaml
 
 from hooks.inference_objects import PORT
 from hooks.podsecurity import USER_ID
-from tests.conftest import require_tool, train
-from tests.kube_cluster import KubeError, Resource
+from tests.support.kube_cluster import KubeError, Resource
 from tests.support.metacontroller import running_metacontroller
+from tests.support.models import train
 from tests.support.processes import Program, venv_program
-from tests.test_gunicorn import free_port
+from tests.support.servers import free_port
+from tests.support.tools import require_tool
 
 TRAINING_JOBS = Resource("aurora.dev/v1alpha1", "mltrainingjobs")
 PODS = Resource("v1", "pods")

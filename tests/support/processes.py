@@ -10,7 +10,7 @@ from pathlib import Path
 
 import requests
 
-from tests.test_gunicorn import wait_until
+from tests.support.waiting import wait_until
 
 
 def venv_program(name: str) -> str:

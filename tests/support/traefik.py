@@ -16,7 +16,8 @@ from pathlib import Path
 import requests
 
 from tests.support.processes import Program
-from tests.test_gunicorn import free_port, wait_until
+from tests.support.servers import free_port
+from tests.support.waiting import wait_until
 
 GATEWAY = {"name": "public", "namespace": "gateways"}
 GATEWAY_CLASS = "traefik"

@@ -18,8 +18,8 @@ from typing import NamedTuple
 
 import requests
 
-from tests.kube_cluster import Kube, KubeError, Resource
-from tests.test_gunicorn import ROW
+from tests.support.datasets import ROW
+from tests.support.kube_cluster import Kube, KubeError, Resource
 
 INGRESSES = Resource("networking.k8s.io/v1", "ingresses")
 HTTP_ROUTES = Resource("gateway.networking.k8s.io/v1", "httproutes")

@@ -1,0 +1,27 @@
+"""Canary analysis against real parts: real aurora-serve processes scraped by a real Prometheus."""
+
+from __future__ import annotations
+
+from tests.support.live_canary import INTERVAL_SECONDS, live_setup, run_rollout
+
+
+def test_a_healthy_canary_advances_and_is_promoted():
+    with live_setup(fault_error_rate=0.0) as prometheus_url:
+        result = run_rollout(prometheus_url, until={"Stable", "RolledBack"})
+    status = result["status"]
+    assert status["phase"] == "Stable" and status["stableVersion"] == "v20261126-090000", result["timeline"]
+    weights = [weight for _, _, weight, _, _ in result["timeline"]]
+    assert 10 in weights and 50 in weights
+    assert any(verdict == "Pass" for _, _, _, verdict, _ in result["timeline"])
+
+
+def test_a_canary_with_20_percent_errors_is_rolled_back_within_two_intervals():
+    with live_setup(fault_error_rate=0.2) as prometheus_url:
+        result = run_rollout(prometheus_url, until={"Stable", "RolledBack"})
+    status = result["status"]
+    assert status["phase"] == "RolledBack", result["timeline"]
+    assert status["reason"] == "AnalysisFailed" and "canary error rate" in status["message"]
+    assert status["canaryWeight"] == 0
+    assert 0.1 < status["analysis"]["canary"]["errorRate"] < 0.35
+    # From the first weight on the canary (the fault's onset for users) to weight 0.
+    assert result["endedAt"] - result["weightAt"] <= 2 * INTERVAL_SECONDS + 1.5, result["timeline"]
