@@ -41,15 +41,18 @@ class RunContext:
 
     @property
     def code_root(self) -> Path:
-        """The Aurora tree that is trained and served."""
-        return self.repo
+        """The Aurora tree that is trained and served: BENCH_AURORA_REPO, else this project."""
+        return self.settings.aurora_repo or self.repo
 
     def is_usable(self, server: str) -> bool:
         return server in self.venv and server not in self.failed
 
     def aurora_env(self, **extra: str) -> dict[str, str]:
-        """The environment of Aurora's tools."""
-        return {**os.environ, **extra}
+        """The environment of Aurora's tools: BENCH_AURORA_REPO's code first on the path."""
+        env = {**os.environ, **extra}
+        if self.settings.aurora_repo:
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.settings.aurora_repo), env.get("PYTHONPATH")]))
+        return env
 
     def job(self, python: Path | str, module: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
         """Run `python -m serving.<module> ARGS` under another venv's python, with the code root importable."""

@@ -15,7 +15,9 @@ from serving.logs import BenchError, log
 from serving.models import copy_without_histogram, train_models, train_peer_copies, write_references
 from serving.settings import MODELS
 from serving.tools import ensure_wrk, find_ghz
-from serving.venvs import aurora_venv, ensure_peer_venv, sklearn_of, versions_of
+from serving.venvs import aurora_venv, ensure_peer_venv, output_of, sklearn_of, versions_of
+
+SHOW_SERVER = "import server; print(server.__file__)"
 
 
 def lock_cache(cache: Path):
@@ -50,6 +52,9 @@ def set_up_aurora(ctx: RunContext) -> None:
     if "aurora" not in ctx.failed:
         ctx.aurora_python = venv / "bin" / "python"
         ctx.version_info["aurora"] = versions_of(ctx.aurora_python, "aurora-mlops", "scikit-learn", "numpy", "gunicorn")
+        if ctx.settings.aurora_repo:
+            where = output_of([str(ctx.aurora_python), "-c", SHOW_SERVER], env=ctx.aurora_env()) or "?"
+            log(f"aurora: BENCH_AURORA_REPO: serving {where}")
     # The same server serving a copy of the models without predictionBuckets: no prediction histogram.
     share(ctx, "aurora", "aurora-no-histogram")
 

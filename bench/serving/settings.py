@@ -47,6 +47,7 @@ class Settings:
     kserve_version: str
     python: str
     aurora_workers: str
+    aurora_repo: Path | None
     sklearn: str
     out: str
 
@@ -124,9 +125,12 @@ def read_settings(env: dict, stamp: str) -> Settings:
         mlserver_version=env.get("BENCH_MLSERVER_VERSION") or "1.7.1",
         kserve_version=env.get("BENCH_KSERVE_VERSION") or "0.21.0",
         python=env.get("BENCH_PYTHON") or "python3",
+        aurora_repo=Path(env["BENCH_AURORA_REPO"]).resolve() if env.get("BENCH_AURORA_REPO") else None,
         sklearn=env.get("BENCH_SKLEARN_VERSION") or "",
         out=env.get("BENCH_OUT") or str(cache / "results" / f"serve-{stamp}.json"),
     )
     if shutil.which(settings.python) is None:
         raise BenchError(f"no {settings.python} (set BENCH_PYTHON)")
+    if settings.aurora_repo and not (settings.aurora_repo / "server").is_dir():
+        raise BenchError(f"BENCH_AURORA_REPO: {settings.aurora_repo} has no server/ package")
     return settings
