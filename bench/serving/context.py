@@ -55,7 +55,12 @@ class RunContext:
         return env
 
     def job(self, python: Path | str, module: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
-        """Run `python -m serving.<module> ARGS` under another venv's python, with the code root importable."""
+        """Run `python -m serving.<module> ARGS` under another venv's python, with the code root importable.
+
+        It runs in the run folder: `-m` puts the working directory first on the path, where a
+        checkout's own server/ would shadow the code root's.
+        """
         path = os.pathsep.join([str(self.bench_dir), str(self.code_root)])
         env = {**os.environ, "PYTHONPATH": path}
-        return subprocess.run([str(python), "-m", f"serving.{module}", *args], env=env, **kwargs)
+        command = [str(python), "-m", f"serving.{module}", *args]
+        return subprocess.run(command, env=env, cwd=self.run_dir, **kwargs)

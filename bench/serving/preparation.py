@@ -53,7 +53,8 @@ def set_up_aurora(ctx: RunContext) -> None:
         ctx.aurora_python = venv / "bin" / "python"
         ctx.version_info["aurora"] = versions_of(ctx.aurora_python, "aurora-mlops", "scikit-learn", "numpy", "gunicorn")
         if ctx.settings.aurora_repo:
-            where = output_of([str(ctx.aurora_python), "-c", SHOW_SERVER], env=ctx.aurora_env()) or "?"
+            # -P: the path as the console scripts see it, without the working directory.
+            where = output_of([str(ctx.aurora_python), "-P", "-c", SHOW_SERVER], env=ctx.aurora_env()) or "?"
             log(f"aurora: BENCH_AURORA_REPO: serving {where}")
     # The same server serving a copy of the models without predictionBuckets: no prediction histogram.
     share(ctx, "aurora", "aurora-no-histogram")

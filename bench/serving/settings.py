@@ -108,7 +108,7 @@ def parse_aurora_workers(text: str) -> str:
 
 def read_settings(env: dict, stamp: str) -> Settings:
     """Every knob, validated; a bad one raises BenchError with the message to print."""
-    cache = Path(env.get("AURORA_BENCH_CACHE") or "/tmp/aurora-bench")
+    cache = Path(env.get("AURORA_BENCH_CACHE") or "/tmp/aurora-bench").absolute()
     settings = Settings(
         cache=cache,
         duration=whole(env, "BENCH_DURATION", "10", 1, "BENCH_DURATION must be a whole number of seconds > 0"),
