@@ -14,21 +14,6 @@ from serving.logs import log
 STOP_WAIT_SECONDS = 10
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie is dead for our purposes.
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        return state != "Z"
-    except OSError:
-        return False
-
-
 def group_stats(pgid: int) -> dict[int, list[str]]:
     """/proc/PID/stat fields (after the command name) of every process in a process group."""
     stats = {}
@@ -79,6 +64,11 @@ class ProcessGroups:
         if pgid != leader.pid:
             log(f"warning: server pid {leader.pid} is in process group {pgid}, not its own")
         return leader.pid
+
+    def is_leader_alive(self, pgid: int) -> bool:
+        """Whether the group's leader (the server's main process) still runs."""
+        leader = self.leaders.get(pgid)
+        return leader is not None and leader.poll() is None
 
     def is_alive(self, pgid: int) -> bool:
         leader = self.leaders.get(pgid)

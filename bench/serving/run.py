@@ -3,6 +3,7 @@ cell, and stop it; then write meta.json and print the report."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import time
@@ -44,7 +45,8 @@ def start_checked(ctx: RunContext, server: str, model: str, work: Path) -> Launc
         return None
     pgid = started.pgid
     timeout = float(ctx.settings.ready_timeout)
-    if reason := wait_ready(f"{started.base_url}/v2/health/ready", timeout, lambda: ctx.groups.is_alive(pgid), pgid):
+    is_alive = functools.partial(ctx.groups.is_leader_alive, pgid)
+    if reason := wait_ready(f"{started.base_url}/v2/health/ready", timeout, is_alive, pgid):
         ctx.groups.stop(pgid)
         mark(ctx, server, model, "failed", f"{reason}; last log lines: {last_log_lines(work / 'server.log')}")
         return None
