@@ -1,0 +1,100 @@
+"""The fleet double (tests/support/fleet.py) against what it stands for: aurora-serve's own series,
+and the canary analysis reading them through a real Prometheus."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from hooks.prometheus import REQUESTS, PrometheusClient, selector
+from tests.support.datasets import ROWS
+from tests.support.fleet import HEALTHY, Behaviour, Fleet, Target, failing
+from tests.support.processes import Program
+from tests.support.servers import Server, free_port
+from tests.support.tools import require_tool
+from tests.support.waiting import wait_until
+from trainer.store import ModelStore
+
+ADDED_BY_DISCOVERY = {"namespace", "pod", "le"}
+STABLE, CANARY = "v20261201-080000", "v20261202-080000"
+WINDOW = {"namespace": "ml", "model": "diabetes", "stableVersion": STABLE, "canaryVersion": CANARY, "windowSeconds": 5}
+
+
+@pytest.fixture
+def fleet():
+    running = Fleet()
+    running.start()
+    yield running
+    running.stop()
+
+
+def series(text: str) -> dict[str, set]:
+    """Each family's series, by their labels without those discovery adds, and its buckets' bounds."""
+    out = {}
+    for family in text_string_to_metric_families(text):
+        labels = {frozenset((k, v) for k, v in s.labels.items() if k not in ADDED_BY_DISCOVERY) for s in family.samples}
+        bounds = {s.labels["le"] for s in family.samples if "le" in s.labels}
+        out[family.name] = (labels, bounds)
+    return out
+
+
+def test_the_fleet_serves_the_series_aurora_serve_does_for_the_same_version(trained, tmp_path, fleet):
+    root, model, version = trained
+    server = Server(root, tmp_path)
+    try:
+        v2 = {"inputs": [{"name": "input-0", "shape": [2, 10], "datatype": "FP64", "data": sum(ROWS, [])}]}
+        for _ in range(3):
+            assert requests.post(f"{server.url}/v2/models/{model}/infer", json=v2, timeout=5).ok
+        time.sleep(1)  # predictions reach the histogram within a flush
+        real = requests.get(f"{server.url}/metrics", timeout=5).text
+    finally:
+        server.stop()
+    bounds = ModelStore(str(root)).read_metadata(model, version)["predictionBuckets"]
+    fleet.add(Target("ml", f"{model}-0", model, version, "stable"), HEALTHY, prediction_buckets=bounds)
+    time.sleep(0.5)  # the pod answers a few requests meanwhile
+    double = requests.get(f"http://{fleet.address}/metrics", timeout=5).text
+    assert series(double) == series(real)
+
+
+@pytest.fixture
+def prometheus(tmp_path, fleet):
+    """A real Prometheus scraping the fleet every second, keeping the pods' own labels; its URL."""
+    port = free_port()
+    config = tmp_path / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s}\n"
+        "scrape_configs:\n"
+        f"  - {{job_name: fleet, honor_labels: true, static_configs: [{{targets: ['{fleet.address}']}}]}}\n"
+    )
+    argv = [
+        require_tool("prometheus"),
+        f"--config.file={config}",
+        f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
+    program = Program(argv, tmp_path / "prometheus.log")
+    program.wait_for(f"http://127.0.0.1:{port}/-/ready", "Prometheus")
+    yield f"http://127.0.0.1:{port}"
+    program.stop()
+
+
+def test_prometheus_reads_the_error_rate_a_version_is_switched_to(fleet, prometheus):
+    steady = Behaviour(requests_per_second=40, predictions=(90.0, 150.0, 210.0))
+    for track, version in (("stable", STABLE), ("canary", CANARY)):
+        fleet.add(
+            Target("ml", f"diabetes-{track}-0", "diabetes", version, track), steady, prediction_buckets=(100, 200)
+        )
+    client = PrometheusClient(prometheus, timeout=5, budget=10)
+    answered = f"sum({REQUESTS}{selector(WINDOW, 'stable')})"
+    before = wait_until(lambda: client.scalar(answered), 30, "Prometheus to scrape the fleet")
+    fleet.set_behaviour("ml", "diabetes", CANARY, failing(0.2, steady))
+    time.sleep(WINDOW["windowSeconds"] + 2)  # the window then holds only what followed the switch
+    seen = client.observe(WINDOW)
+    assert client.scalar(answered) > before
+    assert seen["stable"]["requests"] == pytest.approx(40 * WINDOW["windowSeconds"], rel=0.25)
+    assert (seen["stable"]["errorRate"], seen["canary"]["errorRate"]) == (0, pytest.approx(0.2, abs=0.03))
+    assert 0.0025 < seen["canary"]["latencyP99"] <= 0.005
+    assert seen["canary"]["predictionShift"] == pytest.approx(0, abs=0.01)
