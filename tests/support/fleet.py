@@ -100,6 +100,9 @@ def tally_of(behaviour: Behaviour, requests: int, bounds: np.ndarray) -> Tally:
     counts = Counter(
         {(OK, behaviour.latency_seconds): served, (InjectedFault.status, behaviour.latency_seconds): failed}
     )
+    if len(bounds) == 0:
+        # A pod without the stable version's bounds has no prediction histogram to count into.
+        return Tally(+counts, np.zeros(1, dtype=np.int64), 0.0)
     values = np.asarray(behaviour.predictions, dtype=float)
     rounds, rest = divmod(served, len(values))
     predicted = rounds * bucket_counts(values, bounds) + bucket_counts(values[:rest], bounds)
