@@ -58,8 +58,10 @@ class Metacontroller:
 
 
 @contextlib.contextmanager
-def running_metacontroller(cluster, hooks_url: str, work: Path, strategy: str = "dynamic-apply"):
-    """Metacontroller with `--apply-strategy=strategy`, its controllers calling `hooks_url`."""
+def running_metacontroller(
+    cluster, hooks_url: str, work: Path, strategy: str = "dynamic-apply", flags: tuple[str, ...] = ()
+):
+    """Metacontroller with `--apply-strategy=strategy` and `flags`, its controllers calling `hooks_url`."""
     kube = cluster.admin()
     for name in NAMES:
         urls = hook_urls(kube.get(CONTROLLERS.path(name=name)))
@@ -74,6 +76,7 @@ def running_metacontroller(cluster, hooks_url: str, work: Path, strategy: str = 
         "--discovery-interval=5s",
         "--zap-log-level=4",
         f"--apply-strategy={strategy}",
+        *flags,
     ]
     program = None
     try:

@@ -1,0 +1,102 @@
+"""Following every MLDeployment of a run, by listing them once a second: when each rollout first
+gave its canary weight, when each check ran against when it was due, and how each ended.
+
+A list a second is one more reader of the API server, as `kubectl get mld -A -w` would be; its
+resolution is the status's own (whole seconds) and the second between two lists.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from aurora_api.phases import Phase
+from aurora_api.times import parse_rfc3339
+from bench.scaling.deployments import BENCH_LABEL, DEPLOYMENTS
+
+
+def is_settled(status: dict) -> bool:
+    """Stable, with its one stable pod ready."""
+    return status.get("phase") == Phase.STABLE and status.get("ready") == "1/1"
+
+
+@dataclass
+class Timeline:
+    """One MLDeployment's rollout, as seen."""
+
+    version: str = ""  # the version it was moved to; '' while none
+    changed: float = 0.0  # when it was moved (wall clock)
+    first_weight: float | None = None
+    ended: float | None = None
+    outcome: str = ""  # Promoted or RolledBack
+    lags: list[float] = field(default_factory=list)  # seconds each check ran after it was due
+    last_check: datetime | None = None
+    last_step_started: datetime | None = None
+
+
+class Tracker(threading.Thread):
+    def __init__(self, kube, interval: int):
+        super().__init__(daemon=True)
+        self.kube, self.interval = kube, interval
+        self.lock = threading.Lock()
+        self.statuses: dict[str, dict] = {}  # namespace/name -> latest status
+        self.timelines: dict[str, Timeline] = {}
+        self.lists = 0
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.wait(1.0):
+            try:
+                items = self.kube.list(DEPLOYMENTS, None, labelSelector=f"{BENCH_LABEL}=scale")
+            except Exception:  # noqa: BLE001 - an API server restarting is one of the faults
+                continue
+            now = time.time()
+            with self.lock:
+                self.lists += 1
+                for item in items:
+                    self.observe(f"{item['metadata']['namespace']}/{item['metadata']['name']}", item, now)
+
+    def stop(self) -> None:
+        self.halt.set()
+        self.join(timeout=10)
+
+    def expect(self, key: str, version: str, changed: float) -> None:
+        with self.lock:
+            self.timelines[key] = Timeline(version=version, changed=changed)
+
+    def observe(self, key: str, item: dict, now: float) -> None:
+        status = item.get("status") or {}
+        self.statuses[key] = status
+        line = self.timelines.get(key)
+        if line is None or line.ended is not None:
+            return
+        if status.get("canaryVersion") == line.version and (status.get("canaryWeight") or 0) > 0:
+            line.first_weight = line.first_weight or now
+        self.record_check(line, status)
+        if status.get("phase") == Phase.STABLE and status.get("stableVersion") == line.version:
+            line.ended, line.outcome = now, "Promoted"
+        elif status.get("phase") == Phase.ROLLED_BACK and status.get("failedVersion") == line.version:
+            line.ended, line.outcome = now, "RolledBack"
+
+    def record_check(self, line: Timeline, status: dict) -> None:
+        """A check of this rollout that ran since the last list, and how long after it was due by
+        the hook's own rule: an interval after the later of the step's start and the last check."""
+        ran = parse_rfc3339((status.get("analysis") or {}).get("time"))
+        if ran and ran.timestamp() >= line.changed - 1 and ran != line.last_check and line.last_step_started:
+            due = max(line.last_step_started, line.last_check or line.last_step_started)
+            line.lags.append((ran - due).total_seconds() - self.interval)
+            line.last_check = ran
+        step_started = parse_rfc3339(status.get("stepStartedAt"))
+        if step_started and step_started.timestamp() >= line.changed - 1:
+            line.last_step_started = step_started
+
+    def settled(self) -> int:
+        """MLDeployments Stable on their version with their stable pod ready."""
+        with self.lock:
+            return sum(1 for s in self.statuses.values() if is_settled(s))
+
+    def finished(self) -> int:
+        with self.lock:
+            return sum(1 for line in self.timelines.values() if line.ended is not None)

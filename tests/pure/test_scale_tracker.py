@@ -1,0 +1,56 @@
+"""bench/scale's reading of a rollout from its MLDeployment's statuses, list after list."""
+
+from __future__ import annotations
+
+from bench.scaling.tracker import Tracker
+
+NEW = "v20261201-120000"
+STARTED = 1_796_380_800.0  # 2026-12-04T10:40:00Z, when the version was changed
+
+
+def status(step_started: str | None = None, check: str | None = None, **fields) -> dict:
+    found = {"canaryVersion": NEW, "canaryWeight": 20, "phase": "Progressing", **fields}
+    if step_started:
+        found["stepStartedAt"] = step_started
+    if check:
+        found["analysis"] = {"time": check}
+    return found
+
+
+def follow(statuses: list[dict], interval: int = 10):
+    tracker = Tracker(kube=None, interval=interval)
+    tracker.expect("ns/m", NEW, STARTED)
+    for i, found in enumerate(statuses):
+        tracker.observe("ns/m", {"status": found}, STARTED + i)
+    return tracker.timelines["ns/m"]
+
+
+def test_each_check_is_measured_against_when_the_hook_would_have_it_due():
+    line = follow(
+        [
+            status("2026-12-04T10:40:02Z"),
+            # Due at :12 (the step's start + 10 s), ran at :13.
+            status("2026-12-04T10:40:02Z", "2026-12-04T10:40:13Z"),
+            # The passing check moved to the next step at :23: due at :23, on time.
+            status("2026-12-04T10:40:23Z", "2026-12-04T10:40:23Z"),
+            # Due at :33 (the step's start and the last check are both :23), ran at :40.
+            status("2026-12-04T10:40:23Z", "2026-12-04T10:40:40Z"),
+        ]
+    )
+    assert line.lags == [1.0, 0.0, 7.0]
+    assert line.first_weight == STARTED
+
+
+def test_a_check_of_an_earlier_rollout_is_not_counted_and_the_outcome_is_recorded():
+    earlier = "2026-12-04T09:00:00Z"
+    line = follow(
+        [
+            status(check=earlier, canaryWeight=0),
+            status("2026-12-04T10:40:02Z", earlier),
+            status(check="2026-12-04T10:40:12Z", phase="RolledBack", canaryVersion="", failedVersion=NEW),
+        ]
+    )
+    assert line.lags == [0.0]
+    assert (line.outcome, line.ended) == ("RolledBack", STARTED + 2)
+    # The weight came with the first step, at the second list.
+    assert line.first_weight == STARTED + 1
