@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -61,6 +61,8 @@ def sync_log(controller: str, hook: str, body: dict, answer: dict, result: str, 
         "result": result,
         "durationMs": round(seconds * 1000, 2),
     }
+    if "prometheus_seconds" in g:
+        line["prometheusMs"] = round(g.prometheus_seconds * 1000, 2)
     log.info(json.dumps(line, separators=(",", ":")))
 
 
@@ -102,11 +104,20 @@ def metrics_view(registry: CollectorRegistry):
     return view
 
 
-def mldeployment_handler(config: HookConfig, clock: Callable[[], datetime], prometheus: PrometheusClient | None):
-    """Read Prometheus only when the reconciler says a check is due, then reconcile."""
+def mldeployment_handler(
+    config: HookConfig, clock: Callable[[], datetime], prometheus: PrometheusClient | None, metrics: HookMetrics
+):
+    """Read Prometheus only when the reconciler says a check is due, then reconcile. The read's
+    time goes to the call's log line and to a histogram of its own: a slow Prometheus shows there."""
 
     def read_metrics(window: dict) -> dict | None:
-        return prometheus.observe(window) if prometheus else None
+        if prometheus is None:
+            return None
+        started = time.perf_counter()
+        observations = prometheus.observe(window)
+        g.prometheus_seconds = time.perf_counter() - started
+        metrics.record_read(observations is not None, g.prometheus_seconds)
+        return observations
 
     def handle(body: dict) -> dict:
         return mldeployment.reconcile(body, now=clock(), read_metrics=read_metrics, config=config)
@@ -131,7 +142,7 @@ def create_app(
     hooks = {
         ("mltrainingjob", "sync"): lambda body: mltrainingjob.sync(body, now=clock(), config=config),
         ("mltrainingjob", "customize"): mltrainingjob.customize,
-        ("mldeployment", "sync"): mldeployment_handler(config, clock, prometheus),
+        ("mldeployment", "sync"): mldeployment_handler(config, clock, prometheus, metrics),
         ("mldeployment", "customize"): mldeployment.customize,
     }
     for (controller, hook), handler in hooks.items():

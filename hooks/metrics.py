@@ -29,7 +29,13 @@ class HookMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
-
+        self.reads = Histogram(
+            f"{PREFIX}_prometheus_read_duration_seconds",
+            "Time to read one due check's numbers from Prometheus, by whether it answered",
+            ("result",),
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
         self.transitions = Counter(
             f"{PREFIX}_phase_transitions_total",
             "MLDeployment phase changes decided by the sync hook, by object, new phase and reason",
@@ -40,6 +46,9 @@ class HookMetrics:
     def record(self, controller: str, hook: str, result: str, seconds: float) -> None:
         self.calls.labels(controller, hook, result).inc()
         self.latency.labels(controller, hook).observe(seconds)
+
+    def record_read(self, answered: bool, seconds: float) -> None:
+        self.reads.labels("ok" if answered else "unavailable").observe(seconds)
 
     def record_transition(self, body: dict, answer: dict) -> None:
         """Count an MLDeployment sync whose status moves to another phase or reason."""

@@ -17,11 +17,13 @@ from hooks.analysis import population_stability, shift_noise
 
 log = logging.getLogger("aurora.hooks")
 QUERY_TIMEOUT_SECONDS = 2.0
-# The whole read, all six queries: a slow Prometheus must never hold a sync for long.
+# The whole read, every query: a slow Prometheus must never hold a sync for long.
 BUDGET_SECONDS = 2.5
+TRACKS = ("canary", "stable")
 REQUESTS = "aurora_inference_http_request_total"
 DURATION = "aurora_inference_http_request_duration_seconds_bucket"
 PREDICTIONS = "aurora_inference_prediction_bucket"
+ERRORS = ',status=~"5.."'
 
 
 class PrometheusError(Exception):
@@ -34,18 +36,23 @@ def selector(window: dict, track: str, extra: str = "") -> str:
     return "{" + labels + extra + "}"
 
 
-def queries(window: dict) -> dict[tuple[str, str], str]:
-    """PromQL per (track, measure) over the analysis window."""
+def both_tracks(window: dict, function: str, metric: str, extra: str = "") -> str:
+    """`function(metric[window])` of the canary's series or stable's, each on its own version:
+    one query reads both tracks, and `by (track)` keeps them apart."""
     seconds = f"{window['windowSeconds']}s"
-    out = {}
-    for track in ("canary", "stable"):
-        every, errors = selector(window, track), selector(window, track, ',status=~"5.."')
-        out[(track, "requests")] = f"sum(increase({REQUESTS}{every}[{seconds}]))"
-        # No 5xx series at all means an error rate of 0, not "unknown".
-        out[(track, "errorRate")] = (
-            f"(sum(rate({REQUESTS}{errors}[{seconds}])) or vector(0)) / sum(rate({REQUESTS}{every}[{seconds}]))"
-        )
-        out[(track, "latencyP99")] = f"histogram_quantile(0.99, sum by (le) (rate({DURATION}{every}[{seconds}])))"
+    return " or ".join(f"{function}({metric}{selector(window, track, extra)}[{seconds}])" for track in TRACKS)
+
+
+def queries(window: dict) -> dict[str, str]:
+    """PromQL per measure over the analysis window, each answering for both tracks. The
+    predictions' histogram is read only when the analysis judges a shift."""
+    out = {
+        "requests": f"sum by (track) ({both_tracks(window, 'increase', REQUESTS)})",
+        "errors": f"sum by (track) ({both_tracks(window, 'increase', REQUESTS, ERRORS)})",
+        "latencyP99": f"histogram_quantile(0.99, sum by (track, le) ({both_tracks(window, 'rate', DURATION)}))",
+    }
+    if window.get("predictionShift"):
+        out["predictions"] = f"sum by (track, le) ({both_tracks(window, 'increase', PREDICTIONS)})"
     return out
 
 
@@ -59,51 +66,27 @@ class PrometheusClient:
     def scalar(self, query: str, timeout: float | None = None) -> float | None:
         """One instant query's single value; None when it returned no series or NaN."""
         result = self.vector(query, timeout or self.timeout)
-        if not result:
-            return None
-        value = float(result[0]["value"][1])
-        return None if math.isnan(value) or math.isinf(value) else value
+        return finite(result[0]["value"][1]) if result else None
 
     def observe(self, window: dict) -> dict | None:
-        """Requests, error rate and p99 of both tracks over the window, or None on any failure."""
+        """Requests, error rate and p99 of both tracks over the window (and the canary's prediction
+        shift when asked), or None on any failure."""
         started = time.monotonic()
-        observations: dict = {"canary": {}, "stable": {}}
+        answers = {}
         try:
-            for (track, measure), query in queries(window).items():
+            for measure, query in queries(window).items():
                 left = self.budget - (time.monotonic() - started)
                 if left <= 0.05:
                     raise PrometheusError(f"over the {self.budget:g}s budget")
                 # No query may run past the budget, however slow Prometheus is.
-                observations[track][measure] = self.scalar(query, timeout=min(self.timeout, left))
+                answers[measure] = self.vector(query, timeout=min(self.timeout, left))
         except PrometheusError as err:
             log.warning("prometheus %s unavailable for analysis: %s", self.url, err)
             return None
-        for track in observations.values():
-            track["requests"] = track["requests"] or 0.0
-        observations["canary"].update(self.prediction_shift(window, started))
+        observations = {track: track_measures(answers, track) for track in TRACKS}
+        if "predictions" in answers:
+            observations["canary"].update(prediction_shift(answers["predictions"]))
         return observations
-
-    def prediction_shift(self, window: dict, started: float) -> dict:
-        """PSI of the canary's predictions against stable's over the window, and the PSI chance
-        alone would give samples of their sizes; {} when either track has no prediction
-        histogram or the budget is spent (the check then ignores it)."""
-        counts = {}
-        try:
-            for track in ("stable", "canary"):
-                left = self.budget - (time.monotonic() - started)
-                if left <= 0.05:
-                    return {}
-                query = f"sum by (le) (increase({PREDICTIONS}{selector(window, track)}[{window['windowSeconds']}s]))"
-                counts[track] = bin_counts(self.vector(query, timeout=min(self.timeout, left)))
-        except PrometheusError as err:
-            log.warning("prometheus %s: no prediction histogram: %s", self.url, err)
-            return {}
-        if set(counts["stable"]) != set(counts["canary"]):
-            return {}  # not the same bounds: not comparable
-        bounds = sorted(counts["stable"])
-        stable, canary = [counts["stable"][b] for b in bounds], [counts["canary"][b] for b in bounds]
-        shift, noise = population_stability(stable, canary), shift_noise(stable, canary)
-        return {} if shift is None else {"predictionShift": shift, "predictionShiftNoise": noise}
 
     def vector(self, query: str, timeout: float) -> list[dict]:
         try:
@@ -115,6 +98,41 @@ class PrometheusClient:
         if body.get("status") != "success":
             raise PrometheusError(f"query failed: {body.get('error', body)}")
         return body["data"]["result"]
+
+
+def finite(value) -> float | None:
+    number = float(value)
+    return None if math.isnan(number) or math.isinf(number) else number
+
+
+def of_track(result: list[dict], track: str) -> list[dict]:
+    return [r for r in result if r["metric"].get("track") == track]
+
+
+def value_of(result: list[dict], track: str) -> float | None:
+    return next((finite(r["value"][1]) for r in of_track(result, track)), None)
+
+
+def track_measures(answers: dict, track: str) -> dict:
+    """One track's requests, error rate and p99. No 5xx series means an error rate of 0; no
+    requests, an error rate nobody knows."""
+    served = value_of(answers["requests"], track) or 0.0
+    errors = value_of(answers["errors"], track) or 0.0
+    error_rate = errors / served if served > 0 else None
+    return {"requests": served, "errorRate": error_rate, "latencyP99": value_of(answers["latencyP99"], track)}
+
+
+def prediction_shift(result: list[dict]) -> dict:
+    """PSI of the canary's predictions against stable's over the window, and the PSI chance alone
+    would give samples of their sizes; {} when either track has no histogram or their bounds
+    differ (the check then ignores it)."""
+    counts = {track: bin_counts(of_track(result, track)) for track in TRACKS}
+    if set(counts["stable"]) != set(counts["canary"]):
+        return {}
+    bounds = sorted(counts["stable"])
+    stable, canary = [counts["stable"][b] for b in bounds], [counts["canary"][b] for b in bounds]
+    shift, noise = population_stability(stable, canary), shift_noise(stable, canary)
+    return {} if shift is None else {"predictionShift": shift, "predictionShiftNoise": noise}
 
 
 def bin_counts(result: list[dict]) -> dict[float, float]:

@@ -20,7 +20,15 @@ from trainer.store import ModelStore
 
 ADDED_BY_DISCOVERY = {"namespace", "pod", "le"}
 STABLE, CANARY = "v20261201-080000", "v20261202-080000"
-WINDOW = {"namespace": "ml", "model": "diabetes", "stableVersion": STABLE, "canaryVersion": CANARY, "windowSeconds": 5}
+WINDOW = {
+    "namespace": "ml",
+    "model": "diabetes",
+    "stableVersion": STABLE,
+    "canaryVersion": CANARY,
+    "windowSeconds": 5,
+    "predictionShift": True,
+}
+STEADY = Behaviour(requests_per_second=40, predictions=(90.0, 150.0, 210.0))
 
 
 @pytest.fixture
@@ -82,15 +90,11 @@ def prometheus(tmp_path, fleet):
 
 
 def test_prometheus_reads_the_error_rate_a_version_is_switched_to(fleet, prometheus):
-    steady = Behaviour(requests_per_second=40, predictions=(90.0, 150.0, 210.0))
-    for track, version in (("stable", STABLE), ("canary", CANARY)):
-        fleet.add(
-            Target("ml", f"diabetes-{track}-0", "diabetes", version, track), steady, prediction_buckets=(100, 200)
-        )
+    add_rollout(fleet, "ml", "diabetes")
     client = PrometheusClient(prometheus, timeout=5, budget=10)
     answered = f"sum({REQUESTS}{selector(WINDOW, 'stable')})"
     before = wait_until(lambda: client.scalar(answered), 30, "Prometheus to scrape the fleet")
-    fleet.set_behaviour("ml", "diabetes", CANARY, failing(0.2, steady))
+    fleet.set_behaviour("ml", "diabetes", CANARY, failing(0.2, STEADY))
     time.sleep(WINDOW["windowSeconds"] + 2)  # the window then holds only what followed the switch
     seen = client.observe(WINDOW)
     assert client.scalar(answered) > before
@@ -98,3 +102,61 @@ def test_prometheus_reads_the_error_rate_a_version_is_switched_to(fleet, prometh
     assert (seen["stable"]["errorRate"], seen["canary"]["errorRate"]) == (0, pytest.approx(0.2, abs=0.03))
     assert 0.0025 < seen["canary"]["latencyP99"] <= 0.005
     assert seen["canary"]["predictionShift"] == pytest.approx(0, abs=0.01)
+
+
+def add_rollout(fleet: Fleet, namespace: str, model: str) -> None:
+    """One stable and one canary pod of a model, serving steadily."""
+    for track, version in (("stable", STABLE), ("canary", CANARY)):
+        target = Target(namespace, f"{model}-{track}-0", model, version, track)
+        fleet.add(target, STEADY, prediction_buckets=(100, 200))
+
+
+def answered_queries(prometheus: str) -> float:
+    text = requests.get(f"{prometheus}/metrics", timeout=5).text
+    handled = [s for f in text_string_to_metric_families(text) for s in f.samples]
+    return sum(
+        s.value
+        for s in handled
+        if s.name == "prometheus_http_requests_total" and s.labels["handler"] == "/api/v1/query"
+    )
+
+
+def wait_for_a_window(client: PrometheusClient) -> None:
+    """Until the canary has an increase over the window: two scrapes at least."""
+    served = f"sum(increase({REQUESTS}{selector(WINDOW, 'canary')}[{WINDOW['windowSeconds']}s]))"
+    wait_until(lambda: client.scalar(served), 30, "two scrapes of the fleet")
+
+
+def test_each_rollout_is_judged_on_its_own_series_among_its_neighbours(fleet, prometheus):
+    """Models beside it in its namespace, and its own name in another namespace, rolling out the
+    same versions: a failing canary next door is never this rollout's."""
+    for namespace, model in (("ml", "diabetes"), ("ml", "churn"), ("team-b", "diabetes")):
+        add_rollout(fleet, namespace, model)
+    client = PrometheusClient(prometheus, timeout=5, budget=10)
+    wait_for_a_window(client)
+    fleet.set_behaviour("ml", "churn", CANARY, failing(0.5, STEADY))
+    fleet.set_behaviour("team-b", "diabetes", CANARY, failing(0.3, STEADY))
+    time.sleep(WINDOW["windowSeconds"] + 2)
+    seen = {
+        (ns, model): client.observe({**WINDOW, "namespace": ns, "model": model})
+        for ns, model in (("ml", "diabetes"), ("ml", "churn"), ("team-b", "diabetes"))
+    }
+    assert seen[("ml", "diabetes")]["canary"]["errorRate"] == 0
+    assert seen[("ml", "churn")]["canary"]["errorRate"] == pytest.approx(0.5, abs=0.05)
+    assert seen[("team-b", "diabetes")]["canary"]["errorRate"] == pytest.approx(0.3, abs=0.05)
+    for observed in seen.values():
+        assert observed["stable"]["errorRate"] == 0
+        assert observed["canary"]["requests"] == pytest.approx(40 * WINDOW["windowSeconds"], rel=0.25)
+
+
+def test_a_check_costs_three_queries_and_a_fourth_only_when_it_judges_predictions(fleet, prometheus):
+    add_rollout(fleet, "ml", "diabetes")
+    client = PrometheusClient(prometheus, timeout=5, budget=10)
+    wait_for_a_window(client)
+    before = answered_queries(prometheus)
+    without_shift = client.observe({**WINDOW, "predictionShift": False})
+    between = answered_queries(prometheus)
+    with_shift = client.observe(WINDOW)
+    assert (between - before, answered_queries(prometheus) - between) == (3, 4)
+    assert "predictionShift" not in without_shift["canary"]
+    assert with_shift["canary"]["predictionShift"] == pytest.approx(0, abs=0.01)

@@ -24,7 +24,8 @@ DUE = next(p for p in cases("mldeployment") if p.name.startswith("09-"))
 
 
 class SlowPrometheus:
-    """A Prometheus that answers every query after `delay` seconds (or never, within the test)."""
+    """A Prometheus that answers every query after `delay` seconds (or never, within the test):
+    a double, for a slowness a real Prometheus does not show on demand."""
 
     def __init__(self, delay: float):
         class Handler(BaseHTTPRequestHandler):
@@ -56,7 +57,22 @@ def test_an_unreachable_prometheus_gives_no_observations_and_the_rollout_holds(t
     assert "metrics could not be read" in status["message"]
 
 
-@pytest.mark.parametrize("delay", [0.6, 30.0], ids=["slow", "hanging"])
+def test_a_failed_read_is_timed_in_the_log_line_and_counted_as_unavailable(caplog):
+    prometheus = PrometheusClient(f"http://127.0.0.1:{free_port()}", timeout=0.5)
+    client = hooks_app.create_app(TEST_CONFIG, clock=lambda: FIXED_NOW, prometheus=prometheus).test_client()
+    with caplog.at_level("INFO", logger="aurora.hooks"):
+        client.post("/mldeployment/sync", data=DUE.read_bytes(), content_type="application/json")
+        request = json.loads(DUE.read_text())
+        request["parent"]["status"]["phase"] = "Stable"  # nothing due: no read
+        client.post("/mldeployment/sync", json=request)
+    lines = [json.loads(r.message) for r in caplog.records if r.message.startswith('{"controller"')]
+    assert [("prometheusMs" in line) for line in lines] == [True, False]
+    assert 0 <= lines[0]["prometheusMs"] <= lines[0]["durationMs"]
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'aurora_hooks_prometheus_read_duration_seconds_count{result="unavailable"} 1.0' in text
+
+
+@pytest.mark.parametrize("delay", [1.0, 30.0], ids=["slow", "hanging"])
 def test_a_slow_or_hanging_prometheus_never_holds_a_sync_past_3_seconds(delay):
     prometheus = SlowPrometheus(delay)
     app = hooks_app.create_app(TEST_CONFIG, clock=lambda: FIXED_NOW, prometheus=PrometheusClient(prometheus.url))
