@@ -1,15 +1,14 @@
 """Reading canary analysis numbers from Prometheus's HTTP API.
 
-Only this module talks to Prometheus. Each query has a short timeout and the whole
-read a budget, so a sync stays far inside Metacontroller's 10 s hook timeout; any
-failure gives None, which the reconciler reads as "no promotion, no rollback on metrics".
+Only this module talks to Prometheus. A check is one query with a short timeout, so a sync
+stays far inside Metacontroller's 10 s hook timeout, however slow Prometheus is; any failure
+gives None, which the reconciler reads as "no promotion, no rollback on metrics".
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import time
 
 import requests
 
@@ -17,13 +16,12 @@ from hooks.analysis import population_stability, shift_noise
 
 log = logging.getLogger("aurora.hooks")
 QUERY_TIMEOUT_SECONDS = 2.0
-# The whole read, every query: a slow Prometheus must never hold a sync for long.
-BUDGET_SECONDS = 2.5
 TRACKS = ("canary", "stable")
 REQUESTS = "aurora_inference_http_request_total"
 DURATION = "aurora_inference_http_request_duration_seconds_bucket"
 PREDICTIONS = "aurora_inference_prediction_bucket"
 ERRORS = ',status=~"5.."'
+MEASURE = "aurora_measure"  # the label a check's one query sets on each of its series
 
 
 class PrometheusError(Exception):
@@ -37,15 +35,15 @@ def selector(window: dict, track: str, extra: str = "") -> str:
 
 
 def both_tracks(window: dict, function: str, metric: str, extra: str = "") -> str:
-    """`function(metric[window])` of the canary's series or stable's, each on its own version:
-    one query reads both tracks, and `by (track)` keeps them apart."""
+    """`function(metric[window])` of the canary's series or stable's, each on its own version;
+    `by (track)` keeps them apart."""
     seconds = f"{window['windowSeconds']}s"
     return " or ".join(f"{function}({metric}{selector(window, track, extra)}[{seconds}])" for track in TRACKS)
 
 
-def queries(window: dict) -> dict[str, str]:
-    """PromQL per measure over the analysis window, each answering for both tracks. The
-    predictions' histogram is read only when the analysis judges a shift."""
+def measures(window: dict) -> dict[str, str]:
+    """PromQL per measure over the analysis window, each for both tracks. The predictions'
+    histogram is read only when the analysis judges a shift."""
     out = {
         "requests": f"sum by (track) ({both_tracks(window, 'increase', REQUESTS)})",
         "errors": f"sum by (track) ({both_tracks(window, 'increase', REQUESTS, ERRORS)})",
@@ -56,11 +54,16 @@ def queries(window: dict) -> dict[str, str]:
     return out
 
 
+def check_query(window: dict) -> str:
+    """Every measure of a check in one query, each series labelled with its measure: one round
+    trip and one evaluation per check, however many checks are due at once."""
+    return " or ".join(f'label_replace({q}, "{MEASURE}", "{m}", "", "")' for m, q in measures(window).items())
+
+
 class PrometheusClient:
-    def __init__(self, url: str, *, timeout: float = QUERY_TIMEOUT_SECONDS, budget: float = BUDGET_SECONDS):
+    def __init__(self, url: str, *, timeout: float = QUERY_TIMEOUT_SECONDS):
         self.url = url.rstrip("/")
         self.timeout = timeout
-        self.budget = budget
         self.session = requests.Session()
 
     def scalar(self, query: str, timeout: float | None = None) -> float | None:
@@ -70,19 +73,13 @@ class PrometheusClient:
 
     def observe(self, window: dict) -> dict | None:
         """Requests, error rate and p99 of both tracks over the window (and the canary's prediction
-        shift when asked), or None on any failure."""
-        started = time.monotonic()
-        answers = {}
+        shift when asked), or None when Prometheus did not answer in time."""
         try:
-            for measure, query in queries(window).items():
-                left = self.budget - (time.monotonic() - started)
-                if left <= 0.05:
-                    raise PrometheusError(f"over the {self.budget:g}s budget")
-                # No query may run past the budget, however slow Prometheus is.
-                answers[measure] = self.vector(query, timeout=min(self.timeout, left))
+            result = self.vector(check_query(window), self.timeout)
         except PrometheusError as err:
             log.warning("prometheus %s unavailable for analysis: %s", self.url, err)
             return None
+        answers = {m: [r for r in result if r["metric"].get(MEASURE) == m] for m in measures(window)}
         observations = {track: track_measures(answers, track) for track in TRACKS}
         if "predictions" in answers:
             observations["canary"].update(prediction_shift(answers["predictions"]))
@@ -90,7 +87,8 @@ class PrometheusClient:
 
     def vector(self, query: str, timeout: float) -> list[dict]:
         try:
-            answer = self.session.get(f"{self.url}/api/v1/query", params={"query": query}, timeout=timeout)
+            # A form body: a check's query is longer than some proxies take in a URL.
+            answer = self.session.post(f"{self.url}/api/v1/query", data={"query": query}, timeout=timeout)
             answer.raise_for_status()
             body = answer.json()
         except (requests.RequestException, ValueError) as err:
