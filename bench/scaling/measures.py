@@ -1,6 +1,6 @@
 """What the run's programs spend, read from outside them: CPU seconds and peak memory of a
 process group (/proc), the API server's write requests and Prometheus's queries (their own
-/metrics), and the hooks' time per call (their log, one JSON line a call)."""
+/metrics), and the hooks' time per call and per Prometheus read (their log, one JSON line a call)."""
 
 from __future__ import annotations
 
@@ -42,6 +42,31 @@ def cpu_seconds(pgid: int) -> float:
     return total / TICKS
 
 
+def cpu_by_process() -> dict[int, tuple[str, float]]:
+    """CPU seconds of every live user-space process of the machine, by pid, with its name: what the
+    hooks and Metacontroller share the cores with (the API server, etcd, Prometheus, the fleet)."""
+    spent = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if not (entry / "cmdline").read_bytes():
+                continue  # a kernel thread
+            name, fields = (entry / "stat").read_text().split(" (", 1)[1].rsplit(")", 1)
+        except (OSError, ValueError):
+            continue
+        spent[int(entry.name)] = (name, sum(int(value) for value in fields.split()[11:13]) / TICKS)
+    return spent
+
+
+def cpu_by_program(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """CPU seconds each program took between two readings (a process born between them counts whole)."""
+    spent: dict[str, float] = {}
+    for pid, (name, seconds) in after.items():
+        spent[name] = spent.get(name, 0.0) + seconds - before.get(pid, (name, 0.0))[1]
+    return spent
+
+
 def peak_memory_mib(pgid: int) -> float:
     """The sum of the group's processes' peak resident memory (VmHWM)."""
     total = 0
@@ -58,11 +83,18 @@ def samples(text: str, name: str) -> list:
     return [s for family in text_string_to_metric_families(text) for s in family.samples if s.name == name]
 
 
-def api_writes(kube) -> float:
-    """Write requests the API server has answered since it started."""
+def api_writes(kube) -> dict[str, float]:
+    """Write requests the API server has answered since it started, by resource (and
+    subresource) and verb: `deployments PUT`, `mldeployments/status PUT`."""
     answer = kube.session.get(kube.server + "/metrics", timeout=30, verify=kube.ca)
     answer.raise_for_status()
-    return sum(s.value for s in samples(answer.text, "apiserver_request_total") if s.labels.get("verb") in WRITE_VERBS)
+    writes: dict[str, float] = {}
+    for s in samples(answer.text, "apiserver_request_total"):
+        if s.labels.get("verb") in WRITE_VERBS:
+            resource = "/".join(filter(None, (s.labels.get("resource"), s.labels.get("subresource"))))
+            key = f"{resource} {s.labels['verb']}"
+            writes[key] = writes.get(key, 0.0) + s.value
+    return writes
 
 
 def prometheus_queries(url: str) -> float:
@@ -72,9 +104,9 @@ def prometheus_queries(url: str) -> float:
     return sum(s.value for s in handled if s.labels.get("handler") == "/api/v1/query")
 
 
-def hook_call_millis(log: Path, controller: str = "mldeployment") -> list[float]:
-    """Every sync call's time, from the hooks' log lines, in order."""
-    times = []
+def hook_calls(log: Path, controller: str = "mldeployment") -> list[tuple[float, float | None]]:
+    """Every sync call's time and, when it read Prometheus, that read's time, in order (ms)."""
+    calls = []
     for line in log.read_text(errors="replace").splitlines():
         start = line.find('{"controller"')
         if start < 0:
@@ -84,8 +116,8 @@ def hook_call_millis(log: Path, controller: str = "mldeployment") -> list[float]
         except json.JSONDecodeError:
             continue
         if call.get("controller") == controller and call.get("hook") == "sync":
-            times.append(call["durationMs"])
-    return times
+            calls.append((call["durationMs"], call.get("prometheusMs")))
+    return calls
 
 
 def percentile(values: list[float], share: float) -> float | None:

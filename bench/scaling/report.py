@@ -16,15 +16,53 @@ class Spent:
     seconds: float
     hooks_cpu: float  # CPU seconds of aurora-hooks (master and workers)
     metacontroller_cpu: float
-    api_writes: float
+    api_writes: dict[str, float]  # by resource and verb
+    cpu: dict[str, float]  # CPU seconds by program name, every process of the machine
+
+    @property
+    def writes_per_second(self) -> float:
+        return sum(self.api_writes.values()) / self.seconds
+
+    def top_writes(self, count: int = 5) -> str:
+        """The resources written most, per second."""
+        return busiest(self.api_writes, self.seconds, count, "{:.1f}")
+
+    def top_cpu(self, count: int = 6) -> str:
+        """The programs that took the most CPU, in cores."""
+        return busiest(self.cpu, self.seconds, count, "{:.2f}")
+
     queries: float  # instant queries Prometheus answered
-    hook_millis: list[float]  # each MLDeployment sync's time, Prometheus reads included
+    hook_calls: list[tuple[float, float | None]]  # each MLDeployment sync's ms, and its Prometheus read's
+
+    @property
+    def hook_millis(self) -> list[float]:
+        return [call for call, _ in self.hook_calls]
+
+    @property
+    def read_millis(self) -> list[float]:
+        """The Prometheus reads' own times."""
+        return [read for _, read in self.hook_calls if read is not None]
+
+    @property
+    def reading_call_millis(self) -> list[float]:
+        """The times of the calls that read, their read included."""
+        return [call for call, read in self.hook_calls if read is not None]
+
     hooks_memory: float  # MiB, peak, summed over the processes
     metacontroller_memory: float
 
 
+def busiest(totals: dict[str, float], seconds: float, count: int, pattern: str) -> str:
+    top = sorted(((v, k) for k, v in totals.items() if v > 0), reverse=True)[:count]
+    return ", ".join(f"{k} {pattern.format(v / seconds)}" for v, k in top)
+
+
 def fmt(value: float | None, pattern: str = "{:.1f}") -> str:
     return "-" if value is None else pattern.format(value)
+
+
+def p50_p99(values: list[float]) -> str:
+    return f"{fmt(percentile(values, 0.5))} / {fmt(percentile(values, 0.99))}"
 
 
 def phase_table(name: str, spent: Spent) -> list[str]:
@@ -32,10 +70,13 @@ def phase_table(name: str, spent: Spent) -> list[str]:
     rows = [
         ("wall time", f"{spent.seconds:.0f} s"),
         ("hook syncs", f"{len(millis)} ({len(millis) / spent.seconds:.1f}/s)"),
-        ("hook p50 / p99", f"{fmt(percentile(millis, 0.5))} / {fmt(percentile(millis, 0.99))} ms"),
+        ("hook p50 / p99", f"{p50_p99(millis)} ms"),
+        ("calls that read", f"{len(spent.read_millis)}, p50 / p99 {p50_p99(spent.reading_call_millis)} ms"),
+        ("their read alone", f"p50 / p99 {p50_p99(spent.read_millis)} ms"),
         ("hooks CPU", f"{spent.hooks_cpu / spent.seconds:.2f} cores"),
         ("Metacontroller CPU", f"{spent.metacontroller_cpu / spent.seconds:.2f} cores"),
-        ("API writes", f"{spent.api_writes / spent.seconds:.1f}/s"),
+        ("API writes", f"{spent.writes_per_second:.1f}/s ({spent.top_writes()})"),
+        ("busiest programs", f"{spent.top_cpu()} cores"),
         ("Prometheus queries", f"{spent.queries:.0f}"),
         ("peak memory", f"hooks {spent.hooks_memory:.0f} MiB, Metacontroller {spent.metacontroller_memory:.0f} MiB"),
     ]
@@ -47,17 +88,26 @@ def rollout_table(lines: dict[str, Timeline], wanted: dict[str, str], spent: Spe
     ended = [line for line in lines.values() if line.ended is not None]
     wrong = [key for key, line in lines.items() if line.ended is not None and line.outcome != wanted[key]]
     firsts = [line.first_weight - line.changed for line in lines.values() if line.first_weight]
+    starts = [line.canary_started - line.changed for line in lines.values() if line.canary_started]
     lags = [lag for line in lines.values() for lag in line.lags]
     checks = len(lags)
+
+    def per_check(count: float) -> float | None:
+        return count / checks if checks else None
+
     promoted = sum(line.outcome == "Promoted" for line in ended)
     lag = f"{fmt(percentile(lags, 0.5))} / {fmt(percentile(lags, 0.99))} / {fmt(max(lags, default=None))}"
     rows = [
         ("finished", f"{len(ended)}/{len(lines)} ({len(wrong)} ended otherwise than their metrics say)"),
         ("stuck", f"{len(lines) - len(ended)}"),
         ("promoted / rolled back", f"{promoted} / {len(ended) - promoted}"),
-        ("first weight p50 / p99", f"{fmt(percentile(firsts, 0.5))} / {fmt(percentile(firsts, 0.99))} s"),
+        ("canary started p50 / p99", f"{p50_p99(starts)} s"),
+        ("first weight p50 / p99", f"{p50_p99(firsts)} s"),
         ("checks", f"{checks}; decision lag p50 / p99 / max {lag} s"),
-        ("queries per check", fmt(spent.queries / checks if checks else None)),
+        (
+            "reads / queries per check",
+            f"{fmt(per_check(len(spent.read_millis)), '{:.2f}')} / {fmt(per_check(spent.queries), '{:.2f}')}",
+        ),
     ]
     width = max(len(label) for label, _ in rows)
     return [f"  {label:<{width}}  {value}" for label, value in rows]
@@ -74,5 +124,5 @@ def summary(settings: Settings, lines: dict[str, Timeline], spent: Spent) -> str
         f"decision lag p99 {fmt(percentile(lags, 0.99))} s (interval {settings.interval} s), "
         f"hook p99 {fmt(percentile(spent.hook_millis, 0.99))} ms, "
         f"hooks CPU {spent.hooks_cpu / spent.seconds:.2f} cores, "
-        f"API writes {spent.api_writes / spent.seconds:.1f}/s"
+        f"API writes {spent.writes_per_second:.1f}/s"
     )

@@ -31,7 +31,8 @@ class Meter:
             "metacontroller_cpu": measures.cpu_seconds(self.tier.metacontroller_pgid),
             "api_writes": measures.api_writes(self.tier.kube),
             "queries": measures.prometheus_queries(self.tier.prometheus_url),
-            "calls": len(measures.hook_call_millis(self.tier.hooks.log)),
+            "calls": len(measures.hook_calls(self.tier.hooks.log)),
+            "cpu": measures.cpu_by_process(),
         }
 
     def spent(self, before: dict) -> Spent:
@@ -40,9 +41,10 @@ class Meter:
             seconds=after["time"] - before["time"],
             hooks_cpu=after["hooks_cpu"] - before["hooks_cpu"],
             metacontroller_cpu=after["metacontroller_cpu"] - before["metacontroller_cpu"],
-            api_writes=after["api_writes"] - before["api_writes"],
+            api_writes={k: v - before["api_writes"].get(k, 0.0) for k, v in after["api_writes"].items()},
             queries=after["queries"] - before["queries"],
-            hook_millis=measures.hook_call_millis(self.tier.hooks.log)[before["calls"] :],
+            cpu=measures.cpu_by_program(before["cpu"], after["cpu"]),
+            hook_calls=measures.hook_calls(self.tier.hooks.log)[before["calls"] :],
             hooks_memory=measures.peak_memory_mib(self.tier.hooks.process.pid),
             metacontroller_memory=measures.peak_memory_mib(self.tier.metacontroller_pgid),
         )

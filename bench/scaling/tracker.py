@@ -28,6 +28,7 @@ class Timeline:
 
     version: str = ""  # the version it was moved to; '' while none
     changed: float = 0.0  # when it was moved (wall clock)
+    canary_started: float | None = None  # when its status first named the canary (its Deployment asked for)
     first_weight: float | None = None
     ended: float | None = None
     outcome: str = ""  # Promoted or RolledBack
@@ -72,8 +73,10 @@ class Tracker(threading.Thread):
         line = self.timelines.get(key)
         if line is None or line.ended is not None:
             return
-        if status.get("canaryVersion") == line.version and (status.get("canaryWeight") or 0) > 0:
-            line.first_weight = line.first_weight or now
+        if status.get("canaryVersion") == line.version:
+            line.canary_started = line.canary_started or now
+            if (status.get("canaryWeight") or 0) > 0:
+                line.first_weight = line.first_weight or now
         self.record_check(line, status)
         if status.get("phase") == Phase.STABLE and status.get("stableVersion") == line.version:
             line.ended, line.outcome = now, "Promoted"
