@@ -6,19 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 from pathlib import Path
-
-import yaml
 
 from bench.scaling.fleet_feed import FleetFeed
 from bench.scaling.settings import Settings
 from tests.support.fleet import Fleet
 from tests.support.kube_cluster import Resource
 from tests.support.metacontroller import running_metacontroller
-from tests.support.processes import Program, venv_program
-from tests.support.servers import free_port
-from tests.support.tools import require_tool
+from tests.support.processes import Program, start_hooks, start_prometheus
 from tests.support.waiting import wait_until
 
 NODES = Resource("v1", "nodes", namespaced=False)
@@ -54,8 +49,9 @@ class Tier:
         self.prometheus_url = self.start_prometheus()
         self.hooks = self.start_hooks()
         flags = (*self.settings.metacontroller_flags(), "--zap-log-level=info")
-        self.stack.enter_context(running_metacontroller(self.cluster, self.hooks_url, self.work, flags=flags))
-        self.metacontroller_pgid = self.find_metacontroller()
+        self.metacontroller = self.stack.enter_context(
+            running_metacontroller(self.cluster, self.hooks_url, self.work, flags=flags)
+        ).program
         self.feed = FleetFeed(self.kube, self.fleet, self.settings.requests_per_second)
         self.feed.start()
         self.stack.callback(self.feed.stop)
@@ -76,49 +72,23 @@ class Tier:
         wait_until(ready, 180, f"{len(names)} fake nodes Ready and untainted")
 
     def start_prometheus(self) -> str:
-        port = free_port()
         # honor_labels: the fleet's namespace and pod labels stand for what discovery would add.
         job = {"job_name": "inference", "honor_labels": True, "static_configs": [{"targets": [self.fleet.address]}]}
         config = {"global": {"scrape_interval": "2s", "evaluation_interval": "2s"}, "scrape_configs": [job]}
-        path = self.work / "prometheus.yml"
-        path.write_text(yaml.safe_dump(config))
-        argv = [
-            require_tool("prometheus"),
-            f"--config.file={path}",
-            f"--storage.tsdb.path={self.work / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ]
-        program = Program(argv, self.work / "prometheus.log")
+        program = start_prometheus(config, self.work)
         self.stack.callback(program.stop)
-        program.wait_for(f"http://127.0.0.1:{port}/-/ready", "Prometheus")
-        return f"http://127.0.0.1:{port}"
+        return program.url
 
     def start_hooks(self) -> Program:
-        port = free_port()
-        (self.work / "hooks-metrics").mkdir()
-        env = {
-            "PROMETHEUS_MULTIPROC_DIR": str(self.work / "hooks-metrics"),
-            "AURORA_PROMETHEUS_URL": self.prometheus_url,
-            "AURORA_DRAIN_SECONDS": "1",
-        }
-        argv = [venv_program("aurora-hooks"), "--bind", f"127.0.0.1:{port}", "--workers", "2"]
-        program = Program(argv, self.work / "hooks.log", env)
+        program = start_hooks(self.prometheus_url, self.work)
         self.stack.callback(program.stop)
-        program.wait_for(f"http://127.0.0.1:{port}/healthz", "aurora-hooks")
-        self.hooks_url = f"http://127.0.0.1:{port}"
+        self.hooks_url = program.url
         return program
 
-    def find_metacontroller(self) -> int:
-        """The process group of the Metacontroller just started (the one with our log file)."""
-        log = str(self.work / "metacontroller-dynamic-apply.log")
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit() and os.path.exists(entry / "fd"):
-                try:
-                    if any(os.readlink(fd) == log for fd in (entry / "fd").iterdir()):
-                        return os.getpgid(int(entry.name))
-                except OSError:
-                    continue
-        raise RuntimeError("Metacontroller's process was not found")
+    @property
+    def metacontroller_pgid(self) -> int:
+        """Its process group (it runs in a session of its own), the new one after a restart."""
+        return self.metacontroller.process.pid
 
     def stop(self) -> None:
         self.stack.close()

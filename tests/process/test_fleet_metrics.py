@@ -12,9 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from hooks.prometheus import REQUESTS, PrometheusClient, selector
 from tests.support.datasets import ROWS
 from tests.support.fleet import HEALTHY, Behaviour, Fleet, Target, failing
-from tests.support.processes import Program
-from tests.support.servers import Server, free_port
-from tests.support.tools import require_tool
+from tests.support.processes import start_prometheus
+from tests.support.servers import Server
 from tests.support.waiting import wait_until
 from trainer.store import ModelStore
 
@@ -70,22 +69,9 @@ def test_the_fleet_serves_the_series_aurora_serve_does_for_the_same_version(trai
 @pytest.fixture
 def prometheus(tmp_path, fleet):
     """A real Prometheus scraping the fleet every second, keeping the pods' own labels; its URL."""
-    port = free_port()
-    config = tmp_path / "prometheus.yml"
-    config.write_text(
-        "global: {scrape_interval: 1s}\n"
-        "scrape_configs:\n"
-        f"  - {{job_name: fleet, honor_labels: true, static_configs: [{{targets: ['{fleet.address}']}}]}}\n"
-    )
-    argv = [
-        require_tool("prometheus"),
-        f"--config.file={config}",
-        f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-    ]
-    program = Program(argv, tmp_path / "prometheus.log")
-    program.wait_for(f"http://127.0.0.1:{port}/-/ready", "Prometheus")
-    yield f"http://127.0.0.1:{port}"
+    job = {"job_name": "fleet", "honor_labels": True, "static_configs": [{"targets": [fleet.address]}]}
+    program = start_prometheus({"global": {"scrape_interval": "1s"}, "scrape_configs": [job]}, tmp_path)
+    yield program.url
     program.stop()
 
 

@@ -18,16 +18,13 @@ import threading
 from pathlib import Path
 
 import pytest
-import yaml
 
 from hooks.inference_objects import PORT
 from hooks.podsecurity import USER_ID
 from tests.support.kube_cluster import KubeError, Resource
 from tests.support.metacontroller import running_metacontroller
 from tests.support.models import train
-from tests.support.processes import Program, venv_program
-from tests.support.servers import free_port
-from tests.support.tools import require_tool
+from tests.support.processes import start_hooks, start_prometheus
 
 TRAINING_JOBS = Resource("aurora.dev/v1alpha1", "mltrainingjobs")
 PODS = Resource("v1", "pods")
@@ -166,38 +163,19 @@ class Platform:
         self.stack.callback(self.stop_watch)
 
     def start_prometheus(self) -> str:
-        port, targets = free_port(), self.work / "targets.json"
+        targets = self.work / "targets.json"
         discovery = PodTargets(self.kube, self.namespace, targets)
         discovery.start()
         self.stack.callback(lambda: self.errors.extend(discovery.stop()))
-        config = self.work / "prometheus.yml"
-        config.write_text(yaml.safe_dump(prometheus_config(targets)))
-        argv = [
-            require_tool("prometheus"),
-            f"--config.file={config}",
-            f"--storage.tsdb.path={self.work / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ]
-        program = Program(argv, self.work / "prometheus.log")
+        program = start_prometheus(prometheus_config(targets), self.work)
         self.stack.callback(program.stop)
-        program.wait_for(f"http://127.0.0.1:{port}/-/ready", "Prometheus")
-        return f"http://127.0.0.1:{port}"
+        return program.url
 
     def start_hooks(self) -> str:
-        port = free_port()
-        (self.work / "hooks-metrics").mkdir()
-        env = {
-            "PROMETHEUS_MULTIPROC_DIR": str(self.work / "hooks-metrics"),
-            "AURORA_PROMETHEUS_URL": self.prometheus_url,
-            "AURORA_TRAINER_IMAGE": "aurora:dev",
-            "AURORA_SERVER_IMAGE": "aurora:dev",
-            "AURORA_DRAIN_SECONDS": "1",
-        }
-        argv = [venv_program("aurora-hooks"), "--bind", f"127.0.0.1:{port}", "--workers", "2"]
-        program = Program(argv, self.work / "hooks.log", env)
+        images = {"AURORA_TRAINER_IMAGE": "aurora:dev", "AURORA_SERVER_IMAGE": "aurora:dev"}
+        program = start_hooks(self.prometheus_url, self.work, images)
         self.stack.callback(program.stop)
-        program.wait_for(f"http://127.0.0.1:{port}/healthz", "aurora-hooks")
-        return f"http://127.0.0.1:{port}"
+        return program.url
 
     def apply(self, manifest: str) -> None:
         self.cluster.kubectl("apply", "-f", "-", stdin=manifest)
