@@ -1,5 +1,5 @@
-"""What the run's programs spend, read from outside them: CPU seconds and peak memory of a
-process group (/proc), the API server's write requests and Prometheus's queries (their own
+"""What the run's programs spend, read from outside them: CPU seconds of every program and peak
+memory of a process group (/proc), the API server's write requests and Prometheus's queries (their own
 /metrics), and the hooks' time per call and per Prometheus read (their log, one JSON line a call)."""
 
 from __future__ import annotations
@@ -28,18 +28,6 @@ def group_pids(pgid: int) -> list[int]:
             if int(fields[2]) == pgid:
                 pids.append(int(entry.name))
     return pids
-
-
-def cpu_seconds(pgid: int) -> float:
-    """User and system CPU of the group's live processes (and of their waited-for children)."""
-    total = 0
-    for pid in group_pids(pgid):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += sum(int(value) for value in fields[11:15])
-    return total / TICKS
 
 
 def cpu_by_process() -> dict[int, tuple[str, float]]:
@@ -77,6 +65,12 @@ def peak_memory_mib(pgid: int) -> float:
             continue
         total += next((int(line.split()[1]) for line in lines if line.startswith("VmHWM:")), 0)
     return total / 1024
+
+
+def increase(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """What counters grew by between two readings; a counter that went down was reset (the
+    API server restarted) and counts from zero."""
+    return {k: v - before.get(k, 0.0) if v >= before.get(k, 0.0) else v for k, v in after.items()}
 
 
 def samples(text: str, name: str) -> list:

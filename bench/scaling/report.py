@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench.scaling.faults import Faults, checks_around
 from bench.scaling.measures import percentile
 from bench.scaling.settings import Settings
 from bench.scaling.tracker import Timeline
@@ -14,10 +15,17 @@ class Spent:
     """What the programs spent over one phase."""
 
     seconds: float
-    hooks_cpu: float  # CPU seconds of aurora-hooks (master and workers)
-    metacontroller_cpu: float
     api_writes: dict[str, float]  # by resource and verb
     cpu: dict[str, float]  # CPU seconds by program name, every process of the machine
+
+    @property
+    def hooks_cpu(self) -> float:
+        """aurora-hooks, master and workers (a worker killed takes its seconds with it)."""
+        return self.cpu.get("aurora-hooks", 0.0)
+
+    @property
+    def metacontroller_cpu(self) -> float:
+        return self.cpu.get("metacontroller", 0.0)
 
     @property
     def writes_per_second(self) -> float:
@@ -104,6 +112,7 @@ def rollout_table(lines: dict[str, Timeline], wanted: dict[str, str], spent: Spe
         ("canary started p50 / p99", f"{p50_p99(starts)} s"),
         ("first weight p50 / p99", f"{p50_p99(firsts)} s"),
         ("checks", f"{checks}; decision lag p50 / p99 / max {lag} s"),
+        ("statuses gone back", f"{sum(line.went_back for line in lines.values())} (written from a stale copy)"),
         (
             "reads / queries per check",
             f"{fmt(per_check(len(spent.read_millis)), '{:.2f}')} / {fmt(per_check(spent.queries), '{:.2f}')}",
@@ -111,6 +120,21 @@ def rollout_table(lines: dict[str, Timeline], wanted: dict[str, str], spent: Spe
     ]
     width = max(len(label) for label, _ in rows)
     return [f"  {label:<{width}}  {value}" for label, value in rows]
+
+
+def fault_table(faults: Faults, lines: dict[str, Timeline], started: float, interval: int) -> list[str]:
+    """Each fault: when, how long its program took to answer again, how late the checks around it ran."""
+    if faults.error is not None:
+        return [f"== faults: stopped by {type(faults.error).__name__}: {faults.error}"]
+    rows = []
+    for fault in faults.done:
+        lags = checks_around(lines, fault, interval)
+        late = f"{p50_p99(lags)} / {fmt(max(lags, default=None))}"
+        rows.append(
+            f"  {fault.name:<31}  at +{fault.began - started:.0f} s, back after {fault.recovered - fault.began:.1f} s; "
+            f"{len(lags)} checks due meanwhile ran p50 / p99 / max {late} s late"
+        )
+    return ["== faults (in order, an analysis interval apart)", *rows]
 
 
 def summary(settings: Settings, lines: dict[str, Timeline], spent: Spent) -> str:

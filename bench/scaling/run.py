@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 from bench.scaling import deployments, measures
-from bench.scaling.report import Spent, phase_table, rollout_table, summary
+from bench.scaling.faults import Faults
+from bench.scaling.report import Spent, fault_table, phase_table, rollout_table, summary
 from bench.scaling.settings import Settings, parse
 from bench.scaling.tier import Tier
 from bench.scaling.tracker import Tracker
@@ -27,23 +28,26 @@ class Meter:
     def read(self) -> dict:
         return {
             "time": time.monotonic(),
-            "hooks_cpu": measures.cpu_seconds(self.tier.hooks.process.pid),
-            "metacontroller_cpu": measures.cpu_seconds(self.tier.metacontroller_pgid),
             "api_writes": measures.api_writes(self.tier.kube),
             "queries": measures.prometheus_queries(self.tier.prometheus_url),
             "calls": len(measures.hook_calls(self.tier.hooks.log)),
             "cpu": measures.cpu_by_process(),
         }
 
-    def spent(self, before: dict) -> Spent:
+    def spent(self, before: dict, writes_before_restart: dict | None = None) -> Spent:
+        """What was spent since `before`; the API server's writes before a restart are added
+        to those it counted since."""
         after = self.read()
+        if writes_before_restart is not None:
+            done = measures.increase(before["api_writes"], writes_before_restart)
+            since = after["api_writes"]
+            after["api_writes"] = {k: done.get(k, 0.0) + since.get(k, 0.0) for k in done.keys() | since.keys()}
+            before = {**before, "api_writes": {}}
         return Spent(
             seconds=after["time"] - before["time"],
-            hooks_cpu=after["hooks_cpu"] - before["hooks_cpu"],
-            metacontroller_cpu=after["metacontroller_cpu"] - before["metacontroller_cpu"],
-            api_writes={k: v - before["api_writes"].get(k, 0.0) for k, v in after["api_writes"].items()},
-            queries=after["queries"] - before["queries"],
             cpu=measures.cpu_by_program(before["cpu"], after["cpu"]),
+            api_writes=measures.increase(before["api_writes"], after["api_writes"]),
+            queries=after["queries"] - before["queries"],
             hook_calls=measures.hook_calls(self.tier.hooks.log)[before["calls"] :],
             hooks_memory=measures.peak_memory_mib(self.tier.hooks.process.pid),
             metacontroller_memory=measures.peak_memory_mib(self.tier.metacontroller_pgid),
@@ -73,15 +77,29 @@ def run(cluster, tier: Tier, settings: Settings, work: Path) -> list[str]:
         wanted = deployments.roll_out(tier.kube, placed, settings)
         for name, version in wanted.items():
             tracker.expect(f"{placed[name]}/{name}", version, started)
+        faults = start_faults(tier, cluster, settings)
         wait_for(f"{settings.rollouts} rollouts", lambda: tracker.finished() == len(wanted), settings)
-        spent = meter.spent(before)
+        if faults:
+            faults.join()
+        spent = meter.spent(before, faults.writes_before_restart if faults else None)
         outcomes = {f"{placed[n]}/{n}": "RolledBack" if v == deployments.BAD else "Promoted" for n, v in wanted.items()}
         out += phase_table(f"{settings.rollouts} rollouts at once", spent)
         out += rollout_table(tracker.timelines, outcomes, spent)
+        if faults:
+            out += fault_table(faults, tracker.timelines, started, settings.interval)
         return out + ["", summary(settings, tracker.timelines, spent)]
     finally:
         tracker.stop()
         deployments.remove(cluster, placed)
+
+
+def start_faults(tier: Tier, cluster, settings: Settings) -> Faults | None:
+    """The faults, an analysis interval apart (Metacontroller down for one), when asked."""
+    if not settings.faults:
+        return None
+    faults = Faults(tier, cluster, gap=settings.interval, down=settings.interval)
+    faults.start()
+    return faults
 
 
 def main(argv: list[str]) -> int:

@@ -21,6 +21,7 @@ class Settings:
     burst: int
     timeout: int  # seconds a phase may take before what has not finished counts as stuck
     requests_per_second: float  # each inference pod's traffic
+    faults: bool  # Metacontroller, a hooks worker and the API server fail while rollouts run
 
     @property
     def namespaces(self) -> int:
@@ -46,6 +47,11 @@ def parse(argv: list[str]) -> Settings:
     parser.add_argument("--burst", type=int, default=DEFAULT_METACONTROLLER["burst"], help="its client burst")
     parser.add_argument("--timeout", type=int, default=900, help="seconds each phase may take (default 900)")
     parser.add_argument("--rps", type=float, default=5.0, help="requests/s each inference pod serves (default 5)")
+    parser.add_argument(
+        "--faults",
+        action="store_true",
+        help="while the rollouts run, kill Metacontroller, then one aurora-hooks worker, then restart the API server",
+    )
     args = parser.parse_args(argv)
     rollouts = args.deployments // 5 if args.rollouts is None else args.rollouts
     if args.deployments < 1 or not 0 <= rollouts <= args.deployments:
@@ -63,4 +69,5 @@ def parse(argv: list[str]) -> Settings:
         burst=args.burst,
         timeout=args.timeout,
         requests_per_second=args.rps,
+        faults=args.faults,
     )

@@ -32,9 +32,15 @@ class Timeline:
     first_weight: float | None = None
     ended: float | None = None
     outcome: str = ""  # Promoted or RolledBack
-    lags: list[float] = field(default_factory=list)  # seconds each check ran after it was due
+    checks: list[tuple[float, float]] = field(default_factory=list)  # when each check was due, and how late it ran
     last_check: datetime | None = None
     last_step_started: datetime | None = None
+    went_back: int = 0  # statuses whose check time was older than one seen before
+
+    @property
+    def lags(self) -> list[float]:
+        """Seconds each check ran after it was due."""
+        return [lag for _, lag in self.checks]
 
 
 class Tracker(threading.Thread):
@@ -85,15 +91,20 @@ class Tracker(threading.Thread):
 
     def record_check(self, line: Timeline, status: dict) -> None:
         """A check of this rollout that ran since the last list, and how long after it was due by
-        the hook's own rule: an interval after the later of the step's start and the last check."""
+        the hook's own rule: an interval after the later of the step's start and the last check.
+        A check time older than one already seen is a status written from a stale copy of the
+        object (Metacontroller's cache behind its own write): counted apart, never as a check."""
         ran = parse_rfc3339((status.get("analysis") or {}).get("time"))
+        if ran and line.last_check and ran < line.last_check:
+            line.went_back += 1
+            return
         if ran and ran.timestamp() >= line.changed - 1 and ran != line.last_check and line.last_step_started:
-            due = max(line.last_step_started, line.last_check or line.last_step_started)
-            line.lags.append((ran - due).total_seconds() - self.interval)
+            due = max(line.last_step_started, line.last_check or line.last_step_started).timestamp() + self.interval
+            line.checks.append((due, ran.timestamp() - due))
             line.last_check = ran
         step_started = parse_rfc3339(status.get("stepStartedAt"))
         if step_started and step_started.timestamp() >= line.changed - 1:
-            line.last_step_started = step_started
+            line.last_step_started = max(step_started, line.last_step_started or step_started)
 
     def settled(self) -> int:
         """MLDeployments Stable on their version with their stable pod ready."""

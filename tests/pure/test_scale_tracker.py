@@ -54,3 +54,18 @@ def test_a_check_of_an_earlier_rollout_is_not_counted_and_the_outcome_is_recorde
     assert (line.outcome, line.ended) == ("RolledBack", STARTED + 2)
     # The weight came with the first step, at the second list.
     assert line.first_weight == STARTED + 1
+
+
+def test_a_status_written_from_a_stale_copy_is_counted_apart_and_not_as_a_check():
+    line = follow(
+        [
+            status("2026-12-04T10:40:02Z"),
+            status("2026-12-04T10:40:02Z", "2026-12-04T10:40:12Z"),
+            # Written from a copy of the object from before that check: its check is older.
+            status("2026-12-04T10:40:02Z", "2026-12-04T10:40:11Z"),
+            status("2026-12-04T10:40:02Z", "2026-12-04T10:40:12Z"),
+            status("2026-12-04T10:40:02Z", "2026-12-04T10:40:22Z"),
+        ]
+    )
+    assert line.lags == [0.0, 0.0]
+    assert line.went_back == 1
