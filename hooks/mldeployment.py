@@ -82,7 +82,6 @@ def due_window(seen: Observed, r: Rollout, plan: Plan, now: datetime) -> dict | 
         "canaryVersion": r.canary.version,
         "stableVersion": r.stable_version,
         "windowSeconds": plan.interval_seconds,
-        "predictionShift": plan.analysis.get("maxPredictionShift") is not None,
     }
 
 

@@ -15,12 +15,13 @@ import requests
 from hooks.analysis import population_stability, shift_noise
 
 log = logging.getLogger("aurora.hooks")
-QUERY_TIMEOUT_SECONDS = 2.0
+QUERY_TIMEOUT_SECONDS = 2.0  # to answer; Prometheus is told the same, and gives up evaluating then
+CONNECT_TIMEOUT_SECONDS = 0.5
 TRACKS = ("canary", "stable")
 REQUESTS = "aurora_inference_http_request_total"
 DURATION = "aurora_inference_http_request_duration_seconds_bucket"
 PREDICTIONS = "aurora_inference_prediction_bucket"
-ERRORS = ',status=~"5.."'
+SERVER_ERRORS = ',status=~"5.."'  # a label matcher, added to a selector
 MEASURE = "aurora_measure"  # the label a check's one query sets on each of its series
 
 
@@ -42,22 +43,19 @@ def both_tracks(window: dict, function: str, metric: str, extra: str = "") -> st
 
 
 def measures(window: dict) -> dict[str, str]:
-    """PromQL per measure over the analysis window, each for both tracks. The predictions'
-    histogram is read only when the analysis judges a shift."""
-    out = {
+    """PromQL per measure over the analysis window, each for both tracks."""
+    return {
         "requests": f"sum by (track) ({both_tracks(window, 'increase', REQUESTS)})",
-        "errors": f"sum by (track) ({both_tracks(window, 'increase', REQUESTS, ERRORS)})",
+        "errors": f"sum by (track) ({both_tracks(window, 'increase', REQUESTS, SERVER_ERRORS)})",
         "latencyP99": f"histogram_quantile(0.99, sum by (track, le) ({both_tracks(window, 'rate', DURATION)}))",
+        "predictions": f"sum by (track, le) ({both_tracks(window, 'increase', PREDICTIONS)})",
     }
-    if window.get("predictionShift"):
-        out["predictions"] = f"sum by (track, le) ({both_tracks(window, 'increase', PREDICTIONS)})"
-    return out
 
 
-def check_query(window: dict) -> str:
+def check_query(queries: dict[str, str]) -> str:
     """Every measure of a check in one query, each series labelled with its measure: one round
     trip and one evaluation per check, however many checks are due at once."""
-    return " or ".join(f'label_replace({q}, "{MEASURE}", "{m}", "", "")' for m, q in measures(window).items())
+    return " or ".join(f'label_replace({q}, "{MEASURE}", "{m}", "", "")' for m, q in queries.items())
 
 
 class PrometheusClient:
@@ -72,23 +70,27 @@ class PrometheusClient:
         return finite(result[0]["value"][1]) if result else None
 
     def observe(self, window: dict) -> dict | None:
-        """Requests, error rate and p99 of both tracks over the window (and the canary's prediction
-        shift when asked), or None when Prometheus did not answer in time."""
+        """Requests, error rate and p99 of both tracks over the window, and the canary's prediction
+        shift, or None when Prometheus did not answer in time."""
+        queries = measures(window)
         try:
-            result = self.vector(check_query(window), self.timeout)
+            result = self.vector(check_query(queries), self.timeout)
         except PrometheusError as err:
             log.warning("prometheus %s unavailable for analysis: %s", self.url, err)
             return None
-        answers = {m: [r for r in result if r["metric"].get(MEASURE) == m] for m in measures(window)}
+        answers = {m: [r for r in result if r["metric"].get(MEASURE) == m] for m in queries}
         observations = {track: track_measures(answers, track) for track in TRACKS}
-        if "predictions" in answers:
-            observations["canary"].update(prediction_shift(answers["predictions"]))
+        observations["canary"].update(prediction_shift(answers["predictions"]))
         return observations
 
     def vector(self, query: str, timeout: float) -> list[dict]:
         try:
             # A form body: a check's query is longer than some proxies take in a URL.
-            answer = self.session.post(f"{self.url}/api/v1/query", data={"query": query}, timeout=timeout)
+            answer = self.session.post(
+                f"{self.url}/api/v1/query",
+                data={"query": query, "timeout": f"{timeout:g}s"},
+                timeout=(CONNECT_TIMEOUT_SECONDS, timeout),
+            )
             answer.raise_for_status()
             body = answer.json()
         except (requests.RequestException, ValueError) as err:
