@@ -1,7 +1,8 @@
-"""Faults while the rollouts are in flight, one after another: Metacontroller killed (and started
-again an analysis interval later, as its Deployment would after rescheduling the pod), one
-aurora-hooks worker killed (gunicorn starts another), the API server restarted (etcd keeps
-every object). Each is recorded with when it began and when its program answered again."""
+"""Faults while the rollouts are in flight, each an analysis interval after the previous one
+ended: Metacontroller killed (and started again an interval later, as its StatefulSet would on
+another node), one aurora-hooks worker killed (gunicorn starts another), the API server
+restarted (etcd keeps every object). Each is recorded with when it began and when its program
+was back: answering, or for the hooks worker, replaced."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from tests.support.waiting import wait_until
 class Fault:
     name: str
     began: float  # wall clock
-    recovered: float = 0.0  # when the program answered again
+    recovered: float = 0.0  # when the program was back
 
 
 class Faults(threading.Thread):
@@ -32,6 +33,7 @@ class Faults(threading.Thread):
         self.tier, self.cluster, self.gap, self.down = tier, cluster, gap, down
         self.done: list[Fault] = []
         self.writes_before_restart: dict[str, float] | None = None  # the API server's counters restart at 0
+        self.killed: dict[int, tuple[str, float]] = {}  # the CPU of each process gone, just before
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -42,10 +44,12 @@ class Faults(threading.Thread):
                 ("API server restarted", self.restart_apiserver),
             ):
                 time.sleep(self.gap)
-                fault = Fault(name, time.time())
+                fault, running = Fault(name, time.time()), measures.cpu_by_process()
                 inject()
                 fault.recovered = time.time()
                 self.done.append(fault)
+                gone = running.keys() - measures.cpu_by_process().keys()
+                self.killed.update({pid: running[pid] for pid in gone})
         except BaseException as err:  # noqa: BLE001 - reported by the run, which then fails
             self.error = err
 

@@ -123,18 +123,20 @@ def rollout_table(lines: dict[str, Timeline], wanted: dict[str, str], spent: Spe
 
 
 def fault_table(faults: Faults, lines: dict[str, Timeline], started: float, interval: int) -> list[str]:
-    """Each fault: when, how long its program took to answer again, how late the checks around it ran."""
-    if faults.error is not None:
-        return [f"== faults: stopped by {type(faults.error).__name__}: {faults.error}"]
-    rows = []
+    """Each fault: when, how long its program took to be back, how late the checks around it ran."""
+    last_end = max((line.ended for line in lines.values() if line.ended is not None), default=None)
+    rows = ["== faults (in order, each an analysis interval after the previous one ended)"]
     for fault in faults.done:
         lags = checks_around(lines, fault, interval)
         late = f"{p50_p99(lags)} / {fmt(max(lags, default=None))}"
+        after = " (after every rollout had ended)" if last_end is not None and fault.began > last_end else ""
         rows.append(
             f"  {fault.name:<31}  at +{fault.began - started:.0f} s, back after {fault.recovered - fault.began:.1f} s; "
-            f"{len(lags)} checks due meanwhile ran p50 / p99 / max {late} s late"
+            f"{len(lags)} checks due meanwhile ran p50 / p99 / max {late} s late{after}"
         )
-    return ["== faults (in order, an analysis interval apart)", *rows]
+    if faults.error is not None:
+        rows.append(f"  stopped by {type(faults.error).__name__}: {faults.error}")
+    return rows
 
 
 def summary(settings: Settings, lines: dict[str, Timeline], spent: Spent) -> str:

@@ -34,12 +34,14 @@ class Meter:
             "cpu": measures.cpu_by_process(),
         }
 
-    def spent(self, before: dict, writes_before_restart: dict | None = None) -> Spent:
-        """What was spent since `before`; the API server's writes before a restart are added
-        to those it counted since."""
+    def spent(self, before: dict, faults: Faults | None = None) -> Spent:
+        """What was spent since `before`. With faults, the CPU of the processes killed counts up to
+        their end, and the API server's writes before its restart are added to those since."""
         after = self.read()
-        if writes_before_restart is not None:
-            done = measures.increase(before["api_writes"], writes_before_restart)
+        if faults:
+            after["cpu"] = {**faults.killed, **after["cpu"]}
+        if faults and faults.writes_before_restart is not None:
+            done = measures.increase(before["api_writes"], faults.writes_before_restart)
             since = after["api_writes"]
             after["api_writes"] = {k: done.get(k, 0.0) + since.get(k, 0.0) for k in done.keys() | since.keys()}
             before = {**before, "api_writes": {}}
@@ -80,13 +82,15 @@ def run(cluster, tier: Tier, settings: Settings, work: Path) -> list[str]:
         faults = start_faults(tier, cluster, settings)
         wait_for(f"{settings.rollouts} rollouts", lambda: tracker.finished() == len(wanted), settings)
         if faults:
-            faults.join()
-        spent = meter.spent(before, faults.writes_before_restart if faults else None)
+            faults.join()  # the rollouts' figures then include a fault that outlasted them (the table says)
+        spent = meter.spent(before, faults)
         outcomes = {f"{placed[n]}/{n}": "RolledBack" if v == deployments.BAD else "Promoted" for n, v in wanted.items()}
         out += phase_table(f"{settings.rollouts} rollouts at once", spent)
         out += rollout_table(tracker.timelines, outcomes, spent)
         if faults:
             out += fault_table(faults, tracker.timelines, started, settings.interval)
+            if faults.error is not None:
+                raise SystemExit("\n".join([*out, f"bench/scale: a fault could not be injected: {faults.error}"]))
         return out + ["", summary(settings, tracker.timelines, spent)]
     finally:
         tracker.stop()
