@@ -112,7 +112,7 @@ def rollout_table(lines: dict[str, Timeline], wanted: dict[str, str], spent: Spe
         ("canary started p50 / p99", f"{p50_p99(starts)} s"),
         ("first weight p50 / p99", f"{p50_p99(firsts)} s"),
         ("checks", f"{checks}; decision lag p50 / p99 / max {lag} s"),
-        ("statuses gone back", f"{sum(line.went_back for line in lines.values())} (written from a stale copy)"),
+        ("from a stale copy", f"{stale_statuses(lines)}"),
         (
             "reads / queries per check",
             f"{fmt(per_check(len(spent.read_millis)), '{:.2f}')} / {fmt(per_check(spent.queries), '{:.2f}')}",
@@ -120,6 +120,12 @@ def rollout_table(lines: dict[str, Timeline], wanted: dict[str, str], spent: Spe
     ]
     width = max(len(label) for label, _ in rows)
     return [f"  {label:<{width}}  {value}" for label, value in rows]
+
+
+def stale_statuses(lines: dict[str, Timeline]) -> str:
+    back = sum(line.went_back for line in lines.values())
+    early = sum(line.repeated for line in lines.values())
+    return f"{back} statuses with a check time gone back, {early} checks repeated early"
 
 
 def fault_table(faults: Faults, lines: dict[str, Timeline], started: float, interval: int) -> list[str]:

@@ -22,6 +22,10 @@ def is_settled(status: dict) -> bool:
     return status.get("phase") == Phase.STABLE and status.get("ready") == "1/1"
 
 
+# Times in the status are whole seconds: a check on time can seem up to a second early.
+EARLY_SECONDS = 1.0
+
+
 @dataclass
 class Timeline:
     """One MLDeployment's rollout, as seen."""
@@ -36,6 +40,7 @@ class Timeline:
     last_check: datetime | None = None
     last_step_started: datetime | None = None
     went_back: int = 0  # statuses whose check time was older than one seen before
+    repeated: int = 0  # checks that ran well before they were due by the status seen before
 
     @property
     def lags(self) -> list[float]:
@@ -92,15 +97,19 @@ class Tracker(threading.Thread):
     def record_check(self, line: Timeline, status: dict) -> None:
         """A check of this rollout that ran since the last list, and how long after it was due by
         the hook's own rule: an interval after the later of the step's start and the last check.
-        A check time older than one already seen is a status written from a stale copy of the
-        object (Metacontroller's cache behind its own write): counted apart, never as a check."""
+        A check time older than one already seen, or a check well before it was due, is a status
+        written from a stale copy of the object (Metacontroller's cache behind its own write):
+        counted apart, never as a check's lag."""
         ran = parse_rfc3339((status.get("analysis") or {}).get("time"))
         if ran and line.last_check and ran < line.last_check:
             line.went_back += 1
             return
         if ran and ran.timestamp() >= line.changed - 1 and ran != line.last_check and line.last_step_started:
             due = max(line.last_step_started, line.last_check or line.last_step_started).timestamp() + self.interval
-            line.checks.append((due, ran.timestamp() - due))
+            if ran.timestamp() - due < -EARLY_SECONDS:
+                line.repeated += 1  # the check repeated by a sync that saw a stale copy of the object
+            else:
+                line.checks.append((due, ran.timestamp() - due))
             line.last_check = ran
         step_started = parse_rfc3339(status.get("stepStartedAt"))
         if step_started and step_started.timestamp() >= line.changed - 1:

@@ -69,3 +69,17 @@ def test_a_status_written_from_a_stale_copy_is_counted_apart_and_not_as_a_check(
     )
     assert line.lags == [0.0, 0.0]
     assert line.went_back == 1
+
+
+def test_a_check_repeated_by_a_sync_on_a_stale_copy_is_counted_apart():
+    line = follow(
+        [
+            status("2026-12-04T10:40:02Z"),
+            status("2026-12-04T10:40:12Z", "2026-12-04T10:40:12Z"),
+            # A sync that saw the object from before :12 found the check due and ran it again.
+            status("2026-12-04T10:40:13Z", "2026-12-04T10:40:13Z"),
+            status("2026-12-04T10:40:13Z", "2026-12-04T10:40:23Z"),
+        ]
+    )
+    assert line.lags == [0.0, 0.0]
+    assert line.repeated == 1
