@@ -16,7 +16,8 @@ from bench.scaling.settings import Settings, parse
 from bench.scaling.tier import Tier
 from bench.scaling.tracker import Tracker
 from tests.support import kube_cluster
-from tests.support.waiting import wait_until
+
+PROGRESS_SECONDS = 30
 
 
 class Meter:
@@ -56,12 +57,17 @@ class Meter:
         )
 
 
-def wait_for(what: str, done, settings: Settings) -> bool:
-    """Wait for `done()` within the phase's time; False when it did not come."""
-    try:
-        wait_until(done, settings.timeout, what, interval=1.0)
-    except AssertionError:
-        return False
+def wait_for(what: str, count, total: int, settings: Settings) -> bool:
+    """Wait until `count()` reaches `total` within the phase's time, saying how far it is every
+    half minute on stderr; False when it did not come."""
+    deadline, said = time.monotonic() + settings.timeout, time.monotonic()
+    while (done := count()) < total:
+        if time.monotonic() >= deadline:
+            return False
+        if time.monotonic() - said >= PROGRESS_SECONDS:
+            print(f"bench/scale: {what}: {done}/{total}", file=sys.stderr, flush=True)
+            said = time.monotonic()
+        time.sleep(1.0)
     return True
 
 
@@ -72,7 +78,8 @@ def run(cluster, tier: Tier, settings: Settings, work: Path) -> list[str]:
     try:
         before = meter.read()
         placed = deployments.create(cluster, settings, work / "models")
-        wait_for(f"{settings.deployments} MLDeployments Stable", lambda: tracker.settled() == len(placed), settings)
+        keys = {f"{namespace}/{name}" for name, namespace in placed.items()}
+        wait_for("MLDeployments Stable", lambda: tracker.settled(keys), len(keys), settings)
         out = phase_table(f"{settings.deployments} MLDeployments created and Stable", meter.spent(before))
         tier.feed.fail(deployments.BAD)
         before, started = meter.read(), time.time()
@@ -80,7 +87,7 @@ def run(cluster, tier: Tier, settings: Settings, work: Path) -> list[str]:
         for name, version in wanted.items():
             tracker.expect(f"{placed[name]}/{name}", version, started)
         faults = start_faults(tier, cluster, settings)
-        wait_for(f"{settings.rollouts} rollouts", lambda: tracker.finished() == len(wanted), settings)
+        wait_for("rollouts finished", tracker.finished, len(wanted), settings)
         if faults:
             faults.join()  # the rollouts' figures then include a fault that outlasted them (the table says)
         spent = meter.spent(before, faults)

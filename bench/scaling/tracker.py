@@ -115,10 +115,11 @@ class Tracker(threading.Thread):
         if step_started and step_started.timestamp() >= line.changed - 1:
             line.last_step_started = max(step_started, line.last_step_started or step_started)
 
-    def settled(self) -> int:
-        """MLDeployments Stable on their version with their stable pod ready."""
+    def settled(self, keys: set[str]) -> int:
+        """Of these MLDeployments (namespace/name), those Stable with their stable pod ready:
+        objects of an earlier run, still being deleted, carry the same label."""
         with self.lock:
-            return sum(1 for s in self.statuses.values() if is_settled(s))
+            return sum(1 for key in keys if is_settled(self.statuses.get(key) or {}))
 
     def finished(self) -> int:
         with self.lock:

@@ -83,3 +83,12 @@ def test_a_check_repeated_by_a_sync_on_a_stale_copy_is_counted_apart():
     )
     assert line.lags == [0.0, 0.0]
     assert line.repeated == 1
+
+
+def test_only_this_runs_mldeployments_count_as_settled():
+    tracker = Tracker(kube=None, interval=10)
+    settled = {"phase": "Stable", "ready": "1/1"}
+    tracker.observe("ns/m", {"status": settled}, STARTED)
+    # An earlier run's object, still being deleted, carries the same label.
+    tracker.observe("old/m", {"status": settled}, STARTED)
+    assert tracker.settled({"ns/m", "ns/n"}) == 1
