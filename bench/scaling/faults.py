@@ -63,11 +63,11 @@ class Faults(threading.Thread):
 
     def kill_hooks_worker(self) -> None:
         master = self.tier.hooks.process.pid
-        workers = [pid for pid in measures.group_pids(master) if pid != master]
+        workers = workers_of(master)
         os.kill(workers[0], signal.SIGKILL)
 
         def replaced() -> bool:
-            now = [pid for pid in measures.group_pids(master) if pid != master]
+            now = workers_of(master)
             return len(now) == len(workers) and workers[0] not in now
 
         wait_until(replaced, 60, "gunicorn to start another aurora-hooks worker", interval=0.1)
@@ -76,6 +76,11 @@ class Faults(threading.Thread):
         self.writes_before_restart = measures.api_writes(self.tier.kube)
         env = kube_cluster.script_env(self.cluster.home)
         subprocess.run([str(kube_cluster.SCRIPT), "restart-apiserver"], env=env, check=True, timeout=180)
+
+
+def workers_of(master: int) -> list[int]:
+    """gunicorn's workers: the master's process group, without the master."""
+    return [pid for pid in measures.group_pids(master) if pid != master]
 
 
 def checks_around(lines, fault: Fault, interval: int) -> list[float]:

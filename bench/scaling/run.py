@@ -41,15 +41,17 @@ class Meter:
         after = self.read()
         if faults:
             after["cpu"] = {**faults.killed, **after["cpu"]}
+        writes = measures.increase(before["api_writes"], after["api_writes"])
         if faults and faults.writes_before_restart is not None:
+            # The restarted API server counts from zero: what it counted before is added.
             done = measures.increase(before["api_writes"], faults.writes_before_restart)
-            since = after["api_writes"]
-            after["api_writes"] = {k: done.get(k, 0.0) + since.get(k, 0.0) for k in done.keys() | since.keys()}
-            before = {**before, "api_writes": {}}
+            writes = {
+                k: done.get(k, 0.0) + after["api_writes"].get(k, 0.0) for k in done.keys() | after["api_writes"].keys()
+            }
         return Spent(
             seconds=after["time"] - before["time"],
             cpu=measures.cpu_by_program(before["cpu"], after["cpu"]),
-            api_writes=measures.increase(before["api_writes"], after["api_writes"]),
+            api_writes=writes,
             queries=after["queries"] - before["queries"],
             hook_calls=measures.hook_calls(self.tier.hooks.log)[before["calls"] :],
             hooks_memory=measures.peak_memory_mib(self.tier.hooks.process.pid),
