@@ -1,5 +1,11 @@
-"""The MLDeployments of a run: N of them over several namespaces, each its own model, all at one
-version; then M of them moved to a new version at once, a share of them to a bad one."""
+"""The models of a run: N of them over several namespaces, each trained by an MLTrainingJob and
+served by an MLDeployment that follows it; then M of them retrained at once, each MLDeployment
+moved to its new run, a share of the new versions bad.
+
+The training pods are kwok's: it completes them as it does every Job pod, so each run publishes
+the version the hook chose for it, without metrics (no gate is set). What is measured is the
+control plane's work: the runs' Jobs and statuses, and the MLDeployments resolving them.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,10 @@ from tests.support.kube_cluster import Resource
 from tests.support.platform import models_volume
 
 DEPLOYMENTS = Resource("aurora.dev/v1alpha1", "mldeployments")
+TRAINING_JOBS = Resource("aurora.dev/v1alpha1", "mltrainingjobs")
 BENCH_LABEL = "aurora.dev/bench"
-# Versions every model shares, so that the fleet of series can tell a bad one by its name.
-OLD, GOOD, BAD = "v20261101-120000", "v20261201-120000", "v20261201-130000"
+LABELS = {BENCH_LABEL: "scale"}
+FIRST_RUN, RETRAIN = "r1", "r2"
 MERGE = "application/merge-patch+json"
 
 
@@ -20,16 +27,38 @@ def name_of(index: int) -> str:
     return f"m{index:04d}"
 
 
-def new_deployment(name: str, namespace: str, settings: Settings) -> dict:
-    """One MLDeployment with two weighted steps, each followed by a pause of one interval."""
+def run_name(model: str, run: str) -> str:
+    return f"{model}-{run}"
+
+
+def new_training_job(model: str, namespace: str, run: str) -> dict:
+    """A small run of the model, publishing and promoting its version; no gate."""
+    return {
+        "apiVersion": "aurora.dev/v1alpha1",
+        "kind": "MLTrainingJob",
+        "metadata": {"name": run_name(model, run), "namespace": namespace, "labels": LABELS},
+        "spec": {
+            "model": model,
+            "dataset": {"builtin": "diabetes"},
+            "estimator": {"type": "ridge"},
+            "evaluation": {"testFraction": 0.2, "seed": 42},
+            "promote": True,
+            "storage": {"claimName": "aurora-models"},
+        },
+    }
+
+
+def new_deployment(model: str, namespace: str, settings: Settings) -> dict:
+    """One MLDeployment following the model's first run, with two weighted steps, each followed
+    by a pause of one interval."""
     interval = f"{settings.interval}s"
     return {
         "apiVersion": "aurora.dev/v1alpha1",
         "kind": "MLDeployment",
-        "metadata": {"name": name, "namespace": namespace, "labels": {BENCH_LABEL: "scale"}},
+        "metadata": {"name": model, "namespace": namespace, "labels": LABELS},
         "spec": {
-            "model": name,
-            "version": OLD,
+            "model": model,
+            "versionFrom": {"trainingJob": run_name(model, FIRST_RUN)},
             "replicas": 1,
             "canary": {
                 "replicas": 1,
@@ -52,27 +81,34 @@ def new_deployment(name: str, namespace: str, settings: Settings) -> dict:
 
 
 def create(cluster, settings: Settings, models: Path) -> dict[str, str]:
-    """Namespaces with a models volume each, and the MLDeployments; name -> namespace."""
+    """Namespaces with a models volume each, and per model its first run and its MLDeployment;
+    model -> namespace."""
     kube, placed = cluster.admin(), {}
     namespaces = [cluster.new_namespace("scale") for _ in range(settings.namespaces)]
     for namespace in namespaces:
         cluster.kubectl("apply", "-f", "-", stdin=models_volume(namespace, models))
     for index in range(settings.deployments):
-        name, namespace = name_of(index), namespaces[index // settings.per_namespace]
-        kube.call("POST", DEPLOYMENTS.path(namespace), new_deployment(name, namespace, settings))
-        placed[name] = namespace
+        model, namespace = name_of(index), namespaces[index // settings.per_namespace]
+        kube.call("POST", TRAINING_JOBS.path(namespace), new_training_job(model, namespace, FIRST_RUN))
+        kube.call("POST", DEPLOYMENTS.path(namespace), new_deployment(model, namespace, settings))
+        placed[model] = namespace
     return placed
 
 
-def roll_out(kube, placed: dict[str, str], settings: Settings) -> dict[str, str]:
-    """Move the first M MLDeployments to a new version, every k-th to the bad one; name -> version."""
-    chosen = sorted(placed)[: settings.rollouts]
-    every = max(1, round(1 / settings.bad_share)) if settings.bad_share else len(chosen) + 1
-    bad = set(chosen[::every][: settings.bad_rollouts])
-    versions = {name: BAD if name in bad else GOOD for name in chosen}
-    for name, version in versions.items():
-        kube.call("PATCH", DEPLOYMENTS.path(placed[name], name), {"spec": {"version": version}}, None, MERGE)
-    return versions
+def chosen(placed: dict[str, str], settings: Settings) -> tuple[list[str], set[str]]:
+    """The first M models, and those of them whose new version is bad: every k-th."""
+    models = sorted(placed)[: settings.rollouts]
+    every = max(1, round(1 / settings.bad_share)) if settings.bad_share else len(models) + 1
+    return models, set(models[::every][: settings.bad_rollouts])
+
+
+def retrain(kube, placed: dict[str, str], models: list[str]) -> None:
+    """A new run of each model, and its MLDeployment moved onto it, as a nightly retrain does."""
+    for model in models:
+        namespace = placed[model]
+        kube.call("POST", TRAINING_JOBS.path(namespace), new_training_job(model, namespace, RETRAIN))
+        moved = {"spec": {"versionFrom": {"trainingJob": run_name(model, RETRAIN)}}}
+        kube.call("PATCH", DEPLOYMENTS.path(namespace, model), moved, None, MERGE)
 
 
 def remove(cluster, placed: dict[str, str]) -> None:

@@ -1,6 +1,6 @@
 """Keeping the fleet of inference series in step with the inference pods: every pod that exists
-and is not being deleted answers at the run's rate (kwok makes them Ready at once), the bad
-version's pods failing a share of their requests.
+and is not being deleted answers at the run's rate (kwok makes them Ready at once), the pods of
+a bad new version failing a share of their requests.
 
 Pods are listed as metadata only (labels, deletion), every two seconds: a full list of a thousand
 pods a second would cost this machine more than the hooks do.
@@ -24,16 +24,19 @@ class FleetFeed(threading.Thread):
         super().__init__(daemon=True)
         self.kube, self.fleet = kube, fleet
         self.healthy = Behaviour(requests_per_second=requests_per_second)
-        self.bad_versions: set[str] = set()
+        # (namespace, model) -> the version it serves: every other version of that model is bad.
+        self.bad_models: dict[tuple[str, str], str] = {}
         self.targets: set[Target] = set()
         self.halt = threading.Event()
 
-    def fail(self, version: str) -> None:
-        """Pods of `version` fail from now on, those running and those to come."""
-        self.bad_versions.add(version)
+    def fail_new(self, namespace: str, model: str, serving: str) -> None:
+        """The pods to come of any version of the model but `serving` fail. Versions are named by
+        the time their run chose them: another model may well have one of the same name."""
+        self.bad_models[(namespace, model)] = serving
 
     def behaviour(self, target: Target) -> Behaviour:
-        return failing(BAD_ERROR_RATE, self.healthy) if target.model_version in self.bad_versions else self.healthy
+        serving = self.bad_models.get((target.namespace, target.model))
+        return failing(BAD_ERROR_RATE, self.healthy) if serving not in (None, target.model_version) else self.healthy
 
     def run(self) -> None:
         while not self.halt.wait(2.0):

@@ -98,9 +98,10 @@ def prometheus_queries(url: str) -> float:
     return sum(s.value for s in handled if s.labels.get("handler") == "/api/v1/query")
 
 
-def hook_calls(log: Path, controller: str = "mldeployment") -> list[tuple[float, float | None]]:
-    """Every sync call's time and, when it read Prometheus, that read's time, in order (ms)."""
-    calls = []
+def hook_calls(log: Path) -> dict[str, list[tuple[float, float | None]]]:
+    """By controller, every sync call's time and, when it read Prometheus, that read's time, in
+    order (ms)."""
+    calls: dict[str, list[tuple[float, float | None]]] = {}
     for line in log.read_text(errors="replace").splitlines():
         start = line.find('{"controller"')
         if start < 0:
@@ -109,8 +110,8 @@ def hook_calls(log: Path, controller: str = "mldeployment") -> list[tuple[float,
             call = json.loads(line[start:])
         except json.JSONDecodeError:
             continue
-        if call.get("controller") == controller and call.get("hook") == "sync":
-            calls.append((call["durationMs"], call.get("prometheusMs")))
+        if call.get("hook") == "sync":
+            calls.setdefault(call.get("controller"), []).append((call["durationMs"], call.get("prometheusMs")))
     return calls
 
 

@@ -41,6 +41,7 @@ class Spent:
 
     queries: float  # instant queries Prometheus answered
     hook_calls: list[tuple[float, float | None]]  # each MLDeployment sync's ms, and its Prometheus read's
+    training_calls: list[tuple[float, float | None]]  # each MLTrainingJob sync's ms
 
     @property
     def hook_millis(self) -> list[float]:
@@ -74,13 +75,14 @@ def p50_p99(values: list[float]) -> str:
 
 
 def phase_table(name: str, spent: Spent) -> list[str]:
-    millis = spent.hook_millis
+    millis, training = spent.hook_millis, [call for call, _ in spent.training_calls]
     rows = [
         ("wall time", f"{spent.seconds:.0f} s"),
-        ("hook syncs", f"{len(millis)} ({len(millis) / spent.seconds:.1f}/s)"),
-        ("hook p50 / p99", f"{p50_p99(millis)} ms"),
+        ("MLDeployment syncs", f"{len(millis)} ({len(millis) / spent.seconds:.1f}/s)"),
+        ("their p50 / p99", f"{p50_p99(millis)} ms"),
         ("calls that read", f"{len(spent.read_millis)}, p50 / p99 {p50_p99(spent.reading_call_millis)} ms"),
         ("their read alone", f"p50 / p99 {p50_p99(spent.read_millis)} ms"),
+        ("MLTrainingJob syncs", f"{len(training)}, p50 / p99 {p50_p99(training)} ms"),
         ("hooks CPU", f"{spent.hooks_cpu / spent.seconds:.2f} cores"),
         ("Metacontroller CPU", f"{spent.metacontroller_cpu / spent.seconds:.2f} cores"),
         ("API writes", f"{spent.writes_per_second:.1f}/s ({spent.top_writes()})"),
@@ -95,6 +97,7 @@ def phase_table(name: str, spent: Spent) -> list[str]:
 def rollout_table(lines: dict[str, Timeline], wanted: dict[str, str], spent: Spent) -> list[str]:
     ended = [line for line in lines.values() if line.ended is not None]
     wrong = [key for key, line in lines.items() if line.ended is not None and line.outcome != wanted[key]]
+    resolved = [line.resolved - line.changed for line in lines.values() if line.resolved]
     firsts = [line.first_weight - line.changed for line in lines.values() if line.first_weight]
     starts = [line.canary_started - line.changed for line in lines.values() if line.canary_started]
     lags = [lag for line in lines.values() for lag in line.lags]
@@ -109,6 +112,7 @@ def rollout_table(lines: dict[str, Timeline], wanted: dict[str, str], spent: Spe
         ("finished", f"{len(ended)}/{len(lines)} ({len(wrong)} ended otherwise than their metrics say)"),
         ("stuck", f"{len(lines) - len(ended)}"),
         ("promoted / rolled back", f"{promoted} / {len(ended) - promoted}"),
+        ("new version resolved p50 / p99", f"{p50_p99(resolved)} s"),
         ("canary started p50 / p99", f"{p50_p99(starts)} s"),
         ("first weight p50 / p99", f"{p50_p99(firsts)} s"),
         ("checks", f"{checks}; decision lag p50 / p99 / max {lag} s"),

@@ -1,5 +1,5 @@
-"""One bench/scale run: N MLDeployments made Stable, then M rollouts at once, each phase
-measured; a table per phase and the summary line last."""
+"""One bench/scale run: N models trained and served Stable, then M of them retrained at once
+and rolled out, each phase measured; a table per phase and the summary line last."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ class Meter:
             "time": time.monotonic(),
             "api_writes": measures.api_writes(self.tier.kube),
             "queries": measures.prometheus_queries(self.tier.prometheus_url),
-            "calls": len(measures.hook_calls(self.tier.hooks.log)),
+            "calls": measures.hook_calls(self.tier.hooks.log),
             "cpu": measures.cpu_by_process(),
         }
 
@@ -53,10 +53,15 @@ class Meter:
             cpu=measures.cpu_by_program(before["cpu"], after["cpu"]),
             api_writes=writes,
             queries=after["queries"] - before["queries"],
-            hook_calls=measures.hook_calls(self.tier.hooks.log)[before["calls"] :],
+            hook_calls=calls_since(before["calls"], after["calls"], "mldeployment"),
+            training_calls=calls_since(before["calls"], after["calls"], "mltrainingjob"),
             hooks_memory=measures.peak_memory_mib(self.tier.hooks.process.pid),
             metacontroller_memory=measures.peak_memory_mib(self.tier.metacontroller_pgid),
         )
+
+
+def calls_since(before: dict, after: dict, controller: str) -> list:
+    return after.get(controller, [])[len(before.get(controller, [])) :]
 
 
 def wait_for(what: str, count, total: int, settings: Settings) -> bool:
@@ -82,19 +87,22 @@ def run(cluster, tier: Tier, settings: Settings, work: Path) -> list[str]:
         placed = deployments.create(cluster, settings, work / "models")
         keys = {f"{namespace}/{name}" for name, namespace in placed.items()}
         wait_for("MLDeployments Stable", lambda: tracker.settled(keys), len(keys), settings)
-        out = phase_table(f"{settings.deployments} MLDeployments created and Stable", meter.spent(before))
-        tier.feed.fail(deployments.BAD)
+        out = phase_table(f"{settings.deployments} models trained and Stable", meter.spent(before))
+        models, bad = deployments.chosen(placed, settings)
+        serving = {model: tracker.serving(f"{placed[model]}/{model}") for model in models}
+        for model in bad:
+            tier.feed.fail_new(placed[model], model, serving[model])
         before, started = meter.read(), time.time()
-        wanted = deployments.roll_out(tier.kube, placed, settings)
-        for name, version in wanted.items():
-            tracker.expect(f"{placed[name]}/{name}", version, started)
+        for model in models:
+            tracker.expect(f"{placed[model]}/{model}", serving[model], started)
+        deployments.retrain(tier.kube, placed, models)
         faults = start_faults(tier, cluster, settings)
-        wait_for("rollouts finished", tracker.finished, len(wanted), settings)
+        wait_for("rollouts finished", tracker.finished, len(models), settings)
         if faults:
             faults.join()  # the rollouts' figures then include a fault that outlasted them (the table says)
         spent = meter.spent(before, faults)
-        outcomes = {f"{placed[n]}/{n}": "RolledBack" if v == deployments.BAD else "Promoted" for n, v in wanted.items()}
-        out += phase_table(f"{settings.rollouts} rollouts at once", spent)
+        outcomes = {f"{placed[m]}/{m}": "RolledBack" if m in bad else "Promoted" for m in models}
+        out += phase_table(f"{settings.rollouts} retrained and rolled out at once", spent)
         out += rollout_table(tracker.timelines, outcomes, spent)
         if faults:
             out += fault_table(faults, tracker.timelines, started, settings.interval)

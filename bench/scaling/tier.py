@@ -57,9 +57,10 @@ class Tier:
         self.stack.callback(self.feed.stop)
 
     def add_nodes(self) -> None:
-        """Enough fake nodes for every pod of the run: a stable and a canary pod per rollout,
-        and a previous-track pod per promotion."""
-        pods = self.settings.deployments + 2 * self.settings.rollouts
+        """Enough fake nodes for every pod of the run: a stable pod per model, and per rollout a
+        training pod, a canary pod and a previous-track pod. A finished training pod takes no
+        place (the scheduler leaves out pods that have ended)."""
+        pods = self.settings.deployments + 3 * self.settings.rollouts
         names = [f"kwok-scale-{i}" for i in range(math.ceil(pods / PODS_PER_NODE))]
         for name in names:
             self.kube.call("POST", NODES.path(), fake_node(name))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from bench.scaling.tracker import Tracker
 
-NEW = "v20261201-120000"
+OLD, NEW = "v20261101-120000", "v20261201-120000"
 STARTED = 1_796_380_800.0  # 2026-12-04T10:40:00Z, when the version was changed
 
 
 def status(step_started: str | None = None, check: str | None = None, **fields) -> dict:
-    found = {"canaryVersion": NEW, "canaryWeight": 20, "phase": "Progressing", **fields}
+    found = {"desiredVersion": NEW, "canaryVersion": NEW, "canaryWeight": 20, "phase": "Progressing", **fields}
     if step_started:
         found["stepStartedAt"] = step_started
     if check:
@@ -19,7 +19,7 @@ def status(step_started: str | None = None, check: str | None = None, **fields) 
 
 def follow(statuses: list[dict], interval: int = 10):
     tracker = Tracker(kube=None, interval=interval)
-    tracker.expect("ns/m", NEW, STARTED)
+    tracker.expect("ns/m", OLD, STARTED)
     for i, found in enumerate(statuses):
         tracker.observe("ns/m", {"status": found}, STARTED + i)
     return tracker.timelines["ns/m"]
@@ -92,3 +92,17 @@ def test_only_this_runs_mldeployments_count_as_settled():
     # An earlier run's object, still being deleted, carries the same label.
     tracker.observe("old/m", {"status": settled}, STARTED)
     assert tracker.settled({"ns/m", "ns/n"}) == 1
+
+
+def test_the_new_version_is_the_one_the_mldeployment_resolved_from_its_new_run():
+    line = follow(
+        [
+            # The new run has not published yet: the MLDeployment still resolves the old version.
+            {"desiredVersion": OLD, "stableVersion": OLD, "phase": "Stable"},
+            {"desiredVersion": OLD, "stableVersion": OLD, "phase": "Stable"},
+            status(canaryWeight=0),
+            status("2026-12-04T10:40:03Z"),
+        ]
+    )
+    assert (line.version, line.resolved) == (NEW, STARTED + 2)
+    assert (line.canary_started, line.first_weight) == (STARTED + 2, STARTED + 3)
