@@ -14,9 +14,12 @@ from pathlib import Path
 from bench.scaling.settings import Settings
 from tests.support.kube_cluster import Resource
 from tests.support.platform import models_volume
+from tests.support.waiting import wait_until
 
 DEPLOYMENTS = Resource("aurora.dev/v1alpha1", "mldeployments")
 TRAINING_JOBS = Resource("aurora.dev/v1alpha1", "mltrainingjobs")
+NAMESPACES = Resource("v1", "namespaces", namespaced=False)
+GONE_SECONDS = 900
 BENCH_LABEL = "aurora.dev/bench"
 LABELS = {BENCH_LABEL: "scale"}
 FIRST_RUN, RETRAIN = "r1", "r2"
@@ -112,7 +115,16 @@ def retrain(kube, placed: dict[str, str], models: list[str]) -> None:
 
 
 def remove(cluster, placed: dict[str, str]) -> None:
-    """The namespaces, and the volumes bound to them (a Retain volume outlives its claim)."""
-    for namespace in sorted(set(placed.values())):
+    """The namespaces, and the volumes bound to them (a Retain volume outlives its claim); then
+    waits until the namespaces are gone, so that the next run starts on an empty cluster (its
+    Metacontroller would otherwise list, cache and sync what this run left)."""
+    namespaces = sorted(set(placed.values()))
+    for namespace in namespaces:
         cluster.delete_namespace(namespace)
         cluster.admin().delete(f"/api/v1/persistentvolumes/aurora-models-{namespace}")
+    wait_until(lambda: not remaining(cluster.admin(), namespaces), GONE_SECONDS, "the run's namespaces to go", 1.0)
+
+
+def remaining(kube, namespaces: list[str]) -> list[str]:
+    listed = {item["metadata"]["name"] for item in kube.list(NAMESPACES)}
+    return [namespace for namespace in namespaces if namespace in listed]
