@@ -18,6 +18,8 @@ from tests.support.waiting import wait_until
 
 NODES = Resource("v1", "nodes", namespaced=False)
 PODS_PER_NODE = 100  # kwok's fake nodes offer 110 (cluster/kwok/stages.yaml)
+# As many hooks processes as the manifests deploy: two replicas of two workers (four threads each).
+HOOKS_WORKERS = 4
 
 
 def fake_node(name: str) -> dict:
@@ -81,7 +83,7 @@ class Tier:
         return program.url
 
     def start_hooks(self) -> Program:
-        program = start_hooks(self.prometheus_url, self.work)
+        program = start_hooks(self.prometheus_url, self.work, workers=HOOKS_WORKERS)
         self.stack.callback(program.stop)
         self.hooks_url = program.url
         return program

@@ -90,9 +90,9 @@ def start_prometheus(config: dict, work: Path) -> Program:
     return program
 
 
-def start_hooks(prometheus_url: str, work: Path, env: dict | None = None) -> Program:
-    """`aurora-hooks` under gunicorn (two workers) reading `prometheus_url`, its log in `work`;
-    ready, its URL in `.url`. Canaries drain for 1 s, so that rollouts end quickly."""
+def start_hooks(prometheus_url: str, work: Path, env: dict | None = None, workers: int = 2) -> Program:
+    """`aurora-hooks` under gunicorn (two workers unless asked) reading `prometheus_url`, its log
+    in `work`; ready, its URL in `.url`. Canaries drain for 1 s, so that rollouts end quickly."""
     port = free_port()
     (work / "hooks-metrics").mkdir()
     settings = {
@@ -101,7 +101,7 @@ def start_hooks(prometheus_url: str, work: Path, env: dict | None = None) -> Pro
         "AURORA_DRAIN_SECONDS": "1",
         **(env or {}),
     }
-    argv = [venv_program("aurora-hooks"), "--bind", f"127.0.0.1:{port}", "--workers", "2"]
+    argv = [venv_program("aurora-hooks"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
     program = Program(argv, work / "hooks.log", settings)
     program.wait_for(f"http://127.0.0.1:{port}/healthz", "aurora-hooks")
     program.url = f"http://127.0.0.1:{port}"
