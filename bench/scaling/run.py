@@ -86,8 +86,10 @@ def run(cluster, tier: Tier, settings: Settings, work: Path) -> list[str]:
         before = meter.read()
         placed = deployments.create(cluster, settings, work / "models")
         keys = {f"{namespace}/{name}" for name, namespace in placed.items()}
-        wait_for("MLDeployments Stable", lambda: tracker.settled(keys), len(keys), settings)
+        settled = wait_for("MLDeployments Stable", lambda: tracker.settled(keys), len(keys), settings)
         out = phase_table(f"{settings.deployments} models trained and Stable", meter.spent(before))
+        if not settled:
+            out.append(f"  not all Stable when the phase's time ran out: {tracker.settled(keys)}/{len(keys)}")
         models, bad = deployments.chosen(placed, settings)
         serving = {model: tracker.serving(f"{placed[model]}/{model}") for model in models}
         for model in bad:
