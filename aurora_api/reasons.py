@@ -23,6 +23,7 @@ class Reason(StrEnum):
     ANALYSIS_PASSED = "AnalysisPassed"  # promoting: a rollout without steps passed its check
     PROMOTED_BY_HAND = "PromotedByHand"  # promoting: aurora.dev/promote
     ANALYSIS_FAILED = "AnalysisFailed"  # rolled back: failureLimit checks failed
+    WORSE_THAN_STABLE = "CanaryWorseThanStable"  # rolled back: the checks showed an excess over stable
     ANALYSIS_INCONCLUSIVE = "AnalysisInconclusive"  # paused: maxInconclusive checks in a row could not tell
     PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"  # rolled back: the canary was not ready in time
     ABORTED = "Aborted"  # rolled back: aurora.dev/abort

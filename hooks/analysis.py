@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 from aurora_api.verdicts import Verdict
+from hooks.baseline import TAIL, Evidence, window_evidence
 
 PASS, FAIL, INCONCLUSIVE = Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE
 # A canary is "clearly worse" than stable when it is this many times worse and by at least this much.
@@ -37,6 +38,53 @@ def judge(observations: dict, analysis: dict) -> tuple[str, list[str]]:
         return FAIL, reasons
     unjudged = unmeasured_shift(canary, analysis)
     return (INCONCLUSIVE, [unjudged]) if unjudged else (PASS, [summary_line(canary, analysis)])
+
+
+def judge_against_stable(observations: dict, analysis: dict, before: Evidence) -> tuple[str, list[str], Evidence]:
+    """Pass, Fail or Inconclusive with the rollout's evidence so far (hooks/baseline.py), the
+    deciding numbers, and the evidence with this window added. A ceiling written in the spec
+    still fails a check on its own; too few canary requests so far, and no excess shown, is
+    Inconclusive."""
+    evidence = before.plus(window_evidence(observations, analysis))
+    canary = observations.get("canary") or {}
+    reasons = (
+        threshold_failures(canary, analysis) + excess_failures(evidence, analysis) + shift_failures(canary, analysis)
+    )
+    if reasons:
+        return FAIL, reasons, evidence
+    if evidence.requests < max(analysis["minRequests"], 1):
+        few = f"canary served {evidence.requests:g} requests so far < minRequests {analysis['minRequests']}"
+        return INCONCLUSIVE, [few], evidence
+    unjudged = unmeasured_shift(canary, analysis)
+    return (INCONCLUSIVE, [unjudged], evidence) if unjudged else (PASS, [comparison_line(evidence, analysis)], evidence)
+
+
+def excess_failures(evidence: Evidence, analysis: dict) -> list[str]:
+    """The excesses over stable the evidence shows at the confidence asked."""
+    confidence, reasons = analysis["confidence"], []
+    errors, latency = evidence.errors, evidence.latency
+    if errors.exceeds(analysis["maxErrorRateIncrease"], confidence):
+        reasons.append(
+            f"canary error rate exceeds stable's by {errors.estimate():.3g} "
+            f"(at least {errors.lower_bound(confidence):.3g} at {confidence:g} confidence) "
+            f"> {analysis['maxErrorRateIncrease']:g}"
+        )
+    if latency.exceeds(TAIL, confidence):
+        reasons.append(
+            f"{latency.estimate():.2%} of canary requests (at least {latency.lower_bound(confidence):.2%} at "
+            f"{confidence:g} confidence) were slower than stable's p99 + {analysis['maxLatencyIncrease']:.0%}, "
+            f"where a p99 allows {TAIL:.0%}"
+        )
+    return reasons
+
+
+def comparison_line(evidence: Evidence, analysis: dict) -> str:
+    errors = evidence.errors.estimate()
+    shown = "no window compared with stable yet" if errors is None else f"canary error rate {errors:+.3g} on stable's"
+    return (
+        f"{shown} (allowed +{analysis['maxErrorRateIncrease']:g}), no excess shown at {analysis['confidence']:g} "
+        f"confidence over {evidence.requests:g} canary requests"
+    )
 
 
 def shift_failures(canary: dict, analysis: dict) -> list[str]:
@@ -92,11 +140,13 @@ def population_stability(stable: list[float], canary: list[float]) -> float | No
 
 
 def threshold_failures(canary: dict, analysis: dict) -> list[str]:
+    """The ceilings the canary went over; with a baseline, only those written in the spec are set."""
     reasons = []
     error_rate, p99 = canary.get("errorRate"), canary.get("latencyP99")
-    if error_rate is not None and error_rate > analysis["maxErrorRate"]:
-        reasons.append(f"canary error rate {error_rate:.3g} > {analysis['maxErrorRate']:g}")
-    if p99 is not None and p99 > analysis["maxLatencyP99Seconds"]:
+    ceiling, p99_ceiling = analysis.get("maxErrorRate"), analysis.get("maxLatencyP99Seconds")
+    if error_rate is not None and ceiling is not None and error_rate > ceiling:
+        reasons.append(f"canary error rate {error_rate:.3g} > {ceiling:g}")
+    if p99 is not None and p99_ceiling is not None and p99 > p99_ceiling:
         reasons.append(f"canary p99 {p99:.3g}s > {analysis['maxLatencyP99Seconds']:g}s")
     return reasons
 

@@ -14,6 +14,7 @@ from aurora_api.phases import ROLLING, Phase
 from aurora_api.reasons import Reason
 from aurora_api.status import DeploymentStatus
 from hooks import analysis as checks
+from hooks.baseline import Evidence
 from hooks.observed import Observed, Tracks, deployment_version, is_rolled_out
 from hooks.plan import Plan
 from hooks.rollout import (
@@ -37,7 +38,17 @@ from hooks.rollout import (
 
 # How many values of each action annotation are remembered (the newest ones).
 SEEN_ACTIONS_KEPT = 20
-THRESHOLDS = ("minRequests", "maxErrorRate", "maxLatencyP99Seconds", "failureLimit", "maxPredictionShift")
+THRESHOLDS = (
+    "minRequests",
+    "maxErrorRate",
+    "maxLatencyP99Seconds",
+    "failureLimit",
+    "maxPredictionShift",
+    "baseline",
+    "maxErrorRateIncrease",
+    "maxLatencyIncrease",
+    "confidence",
+)
 # When a due check could not read Prometheus, the next attempt comes this much later.
 METRICS_RETRY_SECONDS = 10.0
 # An Ingress has no way to say whether its controller mirrors: a canary that gets no copies says so.
@@ -208,8 +219,13 @@ def run_analysis(r: Rollout, plan: Plan, observations: dict | None, now: datetim
         # Held for inconclusive checks, the status keeps saying why.
         unread = "metrics could not be read: holding, with no promotion and no rollback on metrics"
         return r if is_held_inconclusive(r) else r._replace(message=unread)
-    verdict, reasons = checks.judge(observations, plan.analysis)
     before = r.check or Check()
+    if plan.analysis.get("baseline"):
+        verdict, reasons, evidence = checks.judge_against_stable(
+            observations, plan.analysis, before.evidence or Evidence()
+        )
+    else:
+        (verdict, reasons), evidence = checks.judge(observations, plan.analysis), None
     failed = before.failed + (verdict == checks.FAIL)
     check = Check(
         failed=failed,
@@ -221,6 +237,7 @@ def run_analysis(r: Rollout, plan: Plan, observations: dict | None, now: datetim
         canary=checks.track_numbers(observations.get("canary")),
         stable=checks.track_numbers(observations.get("stable")),
         thresholds={k: plan.analysis[k] for k in THRESHOLDS if plan.analysis.get(k) is not None},
+        evidence=evidence,
     )
     # Held for inconclusive checks, the status keeps saying why; the check's numbers are in analysis.
     recorded = record_check(r, check)
@@ -230,8 +247,15 @@ def run_analysis(r: Rollout, plan: Plan, observations: dict | None, now: datetim
 def check_failure_limit(r: Rollout, plan: Plan, now: datetime) -> Rollout:
     """Evaluated in every rolling phase, before any gate or pause."""
     if r.phase in ROLLING and r.check and r.check.failed >= plan.analysis["failureLimit"]:
-        return roll_back(r, Reason.ANALYSIS_FAILED, r.check.message, now)
+        return roll_back(r, failure_reason(r.check, plan), r.check.message, now)
     return r
+
+
+def failure_reason(check: Check, plan: Plan) -> Reason:
+    """Against stable, a rollback the evidence decided says so; ceilings and shifts say AnalysisFailed."""
+    if check.evidence and checks.excess_failures(check.evidence, plan.analysis):
+        return Reason.WORSE_THAN_STABLE
+    return Reason.ANALYSIS_FAILED
 
 
 def apply_pause(r: Rollout, plan: Plan) -> Rollout:

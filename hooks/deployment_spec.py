@@ -5,6 +5,8 @@ the rollout's Plan (plan.py)."""
 
 from __future__ import annotations
 
+import math
+
 from aurora_api.names import is_valid_model_name
 from aurora_api.times import parse_duration
 from hooks.routes import route_errors
@@ -13,14 +15,13 @@ from hooks.shapes import NUMBER, shape_errors
 from hooks.version_source import version_source_errors
 
 DEFAULT_STEPS = [{"setWeight": 10}, {"pause": {"duration": "60s"}}, {"setWeight": 50}, {"pause": {"duration": "120s"}}]
-DEFAULT_ANALYSIS = {
-    "interval": "30s",
-    "minRequests": 50,
-    "maxErrorRate": 0.01,
-    "maxLatencyP99Seconds": 0.5,
-    "failureLimit": 2,
-    "maxInconclusive": 10,
-}
+DEFAULT_ANALYSIS = {"interval": "30s", "minRequests": 50, "maxInconclusive": 10}
+# Judged against ceilings alone (no baseline).
+THRESHOLD_DEFAULTS = {"maxErrorRate": 0.01, "maxLatencyP99Seconds": 0.5, "failureLimit": 2}
+# Judged against stable: the evidence adds up over the rollout, so one check showing an excess
+# is already the decision at the confidence asked; ceilings apply only when written.
+BASELINE_DEFAULTS = {"maxErrorRateIncrease": 0.01, "maxLatencyIncrease": 0.2, "confidence": 0.95, "failureLimit": 1}
+BASELINES = ("stable",)
 # Child Services are named <name>-stable / <name>-canary and must stay DNS-1035 labels (63).
 MAX_NAME = 56
 
@@ -53,6 +54,10 @@ SPEC_SHAPE = {
             "failureLimit": int,
             "maxInconclusive": int,
             "maxPredictionShift": NUMBER,
+            "baseline": str,
+            "maxErrorRateIncrease": NUMBER,
+            "maxLatencyIncrease": NUMBER,
+            "confidence": NUMBER,
         },
     },
 }
@@ -66,7 +71,9 @@ def read_spec(spec: dict) -> tuple[dict, list[str]]:
 
 def with_defaults(spec: dict) -> dict:
     canary = {"replicas": 1, "progressDeadlineSeconds": 600, "steps": DEFAULT_STEPS, **(spec.get("canary") or {})}
-    canary["analysis"] = {**DEFAULT_ANALYSIS, **((spec.get("canary") or {}).get("analysis") or {})}
+    written = (spec.get("canary") or {}).get("analysis") or {}
+    judged = BASELINE_DEFAULTS if "baseline" in written else THRESHOLD_DEFAULTS
+    canary["analysis"] = {**DEFAULT_ANALYSIS, **judged, **written}
     merged = {"replicas": 2, "paused": False, "rollbackWindow": "10m", **spec, "canary": canary}
     merged["storage"] = {"claimName": "aurora-models", **(spec.get("storage") or {})}
     if isinstance(spec.get("autoscaling"), dict):
@@ -133,18 +140,35 @@ def analysis_errors(analysis) -> list[str]:
     errors = []
     if (parse_duration(analysis.get("interval")) or 0) < 1:
         errors.append(f"spec.canary.analysis.interval {analysis.get('interval')!r} must be a duration of 1s or more")
-    limits = (
-        ("minRequests", 0, None),
-        ("failureLimit", 1, None),
-        ("maxErrorRate", 0, 1),
-        ("maxLatencyP99Seconds", 0, None),
-        ("maxInconclusive", 1, None),
+    baseline = analysis.get("baseline")
+    if baseline is not None and baseline not in BASELINES:
+        errors.append(f"spec.canary.analysis.baseline {baseline!r} must be one of {', '.join(BASELINES)}")
+    required = (
+        "minRequests",
+        "failureLimit",
+        "maxInconclusive",
+        *(BASELINE_DEFAULTS if baseline else THRESHOLD_DEFAULTS),
     )
-    shift = analysis.get("maxPredictionShift")
-    if shift is not None and (not isinstance(shift, int | float) or isinstance(shift, bool) or shift < 0):
-        errors.append(f"spec.canary.analysis.maxPredictionShift {shift!r} must be a number >= 0")
-    for field, low, high in limits:
+    for field, (low, high) in ANALYSIS_RANGES.items():
         value = analysis.get(field)
-        if not isinstance(value, int | float) or isinstance(value, bool) or value < low or (high and value > high):
-            errors.append(f"spec.canary.analysis.{field} {value!r} is out of range")
+        if value is None and field not in required:
+            continue
+        if not isinstance(value, int | float) or isinstance(value, bool) or value < low or value > high:
+            errors.append(f"spec.canary.analysis.{field} {value!r} must be a number from {low:g} to {high:g}")
+    if analysis.get("confidence") == 1:
+        errors.append("spec.canary.analysis.confidence must be below 1: no test is certain")
     return errors
+
+
+# Each analysis number's range (inclusive); those not required may be left out.
+ANALYSIS_RANGES = {
+    "minRequests": (0, math.inf),
+    "failureLimit": (1, math.inf),
+    "maxInconclusive": (1, math.inf),
+    "maxErrorRate": (0, 1),
+    "maxLatencyP99Seconds": (0, math.inf),
+    "maxPredictionShift": (0, math.inf),
+    "maxErrorRateIncrease": (0, 1),
+    "maxLatencyIncrease": (0, math.inf),
+    "confidence": (0.5, 1),
+}

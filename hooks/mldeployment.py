@@ -82,6 +82,8 @@ def due_window(seen: Observed, r: Rollout, plan: Plan, now: datetime) -> dict | 
         "canaryVersion": r.canary.version,
         "stableVersion": r.stable_version,
         "windowSeconds": plan.interval_seconds,
+        # Against stable, both tracks' latency histograms are read as well.
+        "latencyBuckets": bool(plan.analysis.get("baseline")),
     }
 
 

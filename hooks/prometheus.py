@@ -44,12 +44,15 @@ def both_tracks(window: dict, function: str, metric: str, extra: str = "") -> st
 
 def measures(window: dict) -> dict[str, str]:
     """PromQL per measure over the analysis window, each for both tracks."""
-    return {
+    found = {
         "requests": f"sum by (track) ({both_tracks(window, 'increase', REQUESTS)})",
         "errors": f"sum by (track) ({both_tracks(window, 'increase', REQUESTS, SERVER_ERRORS)})",
         "latencyP99": f"histogram_quantile(0.99, sum by (track, le) ({both_tracks(window, 'rate', DURATION)}))",
         "predictions": f"sum by (track, le) ({both_tracks(window, 'increase', PREDICTIONS)})",
     }
+    if window.get("latencyBuckets"):
+        found["latencyBuckets"] = f"sum by (track, le) ({both_tracks(window, 'increase', DURATION)})"
+    return found
 
 
 def check_query(queries: dict[str, str]) -> str:
@@ -80,6 +83,9 @@ class PrometheusClient:
             return None
         answers = {m: [r for r in result if r["metric"].get(MEASURE) == m] for m in queries}
         observations = {track: track_measures(answers, track) for track in TRACKS}
+        if "latencyBuckets" in answers:
+            for track in TRACKS:
+                observations[track]["latencyBuckets"] = cumulative(of_track(answers["latencyBuckets"], track))
         observations["canary"].update(prediction_shift(answers["predictions"]))
         return observations
 
@@ -135,11 +141,15 @@ def prediction_shift(result: list[dict]) -> dict:
     return {} if shift is None else {"predictionShift": shift, "predictionShiftNoise": noise}
 
 
+def cumulative(result: list[dict]) -> list[tuple[float, float]]:
+    """A histogram's cumulative (le, count) buckets, lowest first."""
+    return sorted((float(r["metric"]["le"]), float(r["value"][1])) for r in result if "le" in r["metric"])
+
+
 def bin_counts(result: list[dict]) -> dict[float, float]:
     """Cumulative `le` buckets -> the count of each bin, keyed by its upper bound (inf last)."""
-    cumulative = sorted((float(r["metric"]["le"]), float(r["value"][1])) for r in result if "le" in r["metric"])
     counts, below = {}, 0.0
-    for bound, total in cumulative:
+    for bound, total in cumulative(result):
         counts[bound] = max(total - below, 0.0)
         below = total
     return counts

@@ -17,6 +17,7 @@ from aurora_api.reasons import Reason
 from aurora_api.status import NO_WINDOW, RollbackWindow, integer, moment, read_window, text, version
 from aurora_api.times import parse_duration, rfc3339
 from hooks.analysis import track_numbers
+from hooks.baseline import Evidence, evidence_status, read_evidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,7 @@ class Check(NamedTuple):
     canary: dict | None = None
     stable: dict | None = None
     thresholds: dict | None = None
+    evidence: Evidence | None = None  # against stable, over the rollout so far; None without a baseline
 
 
 class Canary(NamedTuple):
@@ -153,6 +155,7 @@ def read_check(analysis) -> Check | None:
         canary=track_numbers(analysis["canary"]) if isinstance(analysis.get("canary"), dict) else None,
         stable=track_numbers(analysis["stable"]) if isinstance(analysis.get("stable"), dict) else None,
         thresholds=thresholds,
+        evidence=read_evidence(analysis["evidence"]) if "evidence" in analysis else None,
     )
 
 
@@ -207,6 +210,7 @@ def check_fields(c: Check) -> dict:
         "canary": c.canary,
         "stable": c.stable,
         "thresholds": c.thresholds,
+        "evidence": c.evidence and evidence_status(c.evidence, (c.thresholds or {}).get("confidence")),
     }
     return {k: v for k, v in fields.items() if v not in (None, "")}
 

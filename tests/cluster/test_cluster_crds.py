@@ -180,14 +180,19 @@ def test_defaults_are_filled_in_by_the_server(cluster, aurora_installed, namespa
     obj = example("mldeployment", namespace, lambda o: o["spec"].pop("canary"))
     spec = create(cluster, obj)["spec"]
     assert spec["canary"]["steps"] == steps(10, {"duration": "60s"}, 50, {"duration": "120s"})
+    # The ceilings and failureLimit depend on spec.canary.analysis.baseline: the hook applies them.
     assert json.dumps(spec["canary"]["analysis"], sort_keys=True) == json.dumps(
-        {
-            "failureLimit": 2,
-            "interval": "30s",
-            "maxErrorRate": 0.01,
-            "maxInconclusive": 10,
-            "maxLatencyP99Seconds": 0.5,
-            "minRequests": 50,
-        },
-        sort_keys=True,
+        {"interval": "30s", "maxInconclusive": 10, "minRequests": 50}, sort_keys=True
     )
+
+
+def test_a_baseline_analysis_gets_no_ceiling_from_the_server_and_a_certain_confidence_is_refused(
+    cluster, aurora_installed, namespace
+):
+    obj = example("mldeployment", namespace, in_spec("canary", "analysis", value={"baseline": "stable"}))
+    analysis = create(cluster, obj)["spec"]["canary"]["analysis"]
+    assert analysis["baseline"] == "stable" and "maxErrorRate" not in analysis and "failureLimit" not in analysis
+    certain = example("mldeployment", namespace, in_spec("canary", "analysis", value={"confidence": 1}))
+    with pytest.raises(KubeError) as refused:
+        create(cluster, certain)
+    assert refused.value.status == 422 and "confidence" in str(refused.value)
