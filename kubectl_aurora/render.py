@@ -155,18 +155,55 @@ def analysis_text(spec: dict, status: dict, now: datetime) -> str:
     canary = analysis.get("canary") or {}
     checked = parse_rfc3339(analysis["time"])
     head = f"{analysis.get('verdict', '?')} {ago(checked, now)} at step {analysis.get('step', 0) + 1}"
+    # Against stable, a ceiling applies only when written: one not set is not shown.
+    ceiling, p99_ceiling = limits.get("maxErrorRate"), limits.get("maxLatencyP99Seconds")
     numbers = [
         f"requests {number(canary.get('requests'))} (min {limits.get('minRequests', '-')})",
-        f"error rate {number(canary.get('errorRate'))} (max {limits.get('maxErrorRate', '-')})",
-        f"p99 {seconds(canary.get('latencyP99'))} (max {limits.get('maxLatencyP99Seconds', '-')}s)",
+        f"error rate {number(canary.get('errorRate'))}" + (f" (max {ceiling})" if ceiling is not None else ""),
+        f"p99 {seconds(canary.get('latencyP99'))}" + (f" (max {p99_ceiling}s)" if p99_ceiling is not None else ""),
         f"failed checks {analysis.get('failedChecks', 0)}/{limits.get('failureLimit', '-')}",
     ]
     lines = [head, "   ".join(numbers)]
+    if limits.get("baseline"):
+        lines += against_stable_lines(analysis, limits)
     interval = parse_duration(((spec.get("canary") or {}).get("analysis") or {}).get("interval") or "")
     if interval and status.get("phase") in ROLLING and checked:
         due = interval - (now - checked).total_seconds()
         lines.append(f"next check in {span(due)}" if due > 0 else "next check due now")
     return "\n".join(lines)
+
+
+def against_stable_lines(analysis: dict, limits: dict) -> list[str]:
+    """Both tracks over the last window, and what the rollout's checks have shown against stable."""
+    canary, stable = analysis.get("canary") or {}, analysis.get("stable") or {}
+    evidence = analysis.get("evidence") or {}
+    errors, slow = evidence.get("errors") or {}, evidence.get("latency") or {}
+    tracks = (
+        f"against stable: canary error rate {number(canary.get('errorRate'))} p99 {seconds(canary.get('latencyP99'))}"
+        f", stable {number(stable.get('errorRate'))} p99 {seconds(stable.get('latencyP99'))}"
+    )
+    confidence = limits.get("confidence")
+    shown = (
+        f"over {number(evidence.get('requests'))} canary requests, at {percent(confidence)} confidence: "
+        f"error rate {signed(errors.get('estimate'))} on stable's (at least {signed(errors.get('lowerBound'))}; "
+        f"allowed +{limits.get('maxErrorRateIncrease', '-')})"
+    )
+    if slow.get("weight"):
+        shown += (
+            f"   slower than stable's p99 +{percent(limits.get('maxLatencyIncrease'))}: {percent(slow.get('estimate'))}"
+            f" (at least {percent(slow.get('lowerBound'))}; a p99 allows 1%)"
+        )
+    else:
+        shown += "   latency: no stable p99 to compare with yet"
+    return [tracks, shown]
+
+
+def signed(value) -> str:
+    return "-" if value is None else f"{value:+.3g}"
+
+
+def percent(value) -> str:
+    return "-" if value is None else f"{100 * value:.3g}%"
 
 
 def number(value) -> str:

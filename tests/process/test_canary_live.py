@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.support.live_canary import INTERVAL_SECONDS, live_setup, run_rollout
+from tests.support.live_canary import AGAINST_STABLE, CANARY_VERSION, INTERVAL_SECONDS, live_setup, run_rollout
 
 
 def test_a_healthy_canary_advances_and_is_promoted():
@@ -25,3 +25,23 @@ def test_a_canary_with_20_percent_errors_is_rolled_back_within_two_intervals():
     assert 0.1 < status["analysis"]["canary"]["errorRate"] < 0.35
     # From the first weight on the canary (the fault's onset for users) to weight 0.
     assert result["endedAt"] - result["weightAt"] <= 2 * INTERVAL_SECONDS + 1.5, result["timeline"]
+
+
+def test_against_stable_a_bad_day_for_both_tracks_is_promoted():
+    with live_setup(fault_error_rate=0.05, stable_error_rate=0.05) as prometheus_url:
+        result = run_rollout(prometheus_url, until={"Stable", "RolledBack"}, judged=AGAINST_STABLE)
+    status = result["status"]
+    assert status["phase"] == "Stable" and status["stableVersion"] == CANARY_VERSION, result["timeline"]
+    # Both tracks failed alike, well over the 1 % a ceiling would allow.
+    assert 0.02 < status["analysis"]["stable"]["errorRate"] < 0.1
+    assert 0.02 < status["analysis"]["canary"]["errorRate"] < 0.1
+
+
+def test_against_stable_a_canary_failing_5_points_more_is_rolled_back_with_its_evidence():
+    with live_setup(fault_error_rate=0.10, stable_error_rate=0.05) as prometheus_url:
+        result = run_rollout(prometheus_url, until={"Stable", "RolledBack"}, judged=AGAINST_STABLE)
+    status = result["status"]
+    assert status["phase"] == "RolledBack" and status["reason"] == "CanaryWorseThanStable", result["timeline"]
+    errors = status["analysis"]["evidence"]["errors"]
+    assert 0.01 < errors["lowerBound"] < errors["estimate"] < 0.1
+    assert "exceeds stable's by" in status["message"]

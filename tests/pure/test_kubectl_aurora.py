@@ -123,3 +123,12 @@ def test_wait_does_not_trust_a_status_written_before_the_latest_spec():
     mld = recorded("mld-promoted-in-window")
     mld["metadata"]["generation"] = mld["status"]["observedGeneration"] + 1  # a new version just applied
     assert actions.wait_outcome("promoted", mld) == (False, None)
+
+
+def test_a_rollout_judged_against_stable_shows_both_tracks_and_the_evidence_beside_the_allowance():
+    text = rendered("mld-worse-than-stable")
+    assert "RolledBack (CanaryWorseThanStable)" in text
+    assert "canary error rate 0.052 p99 0.04s, stable 0.002 p99 0.04s" in text
+    assert "error rate +0.05 on stable's (at least +0.0207; allowed +0.01)" in text
+    # No ceiling was written: none is shown.
+    assert "(max" not in text

@@ -42,8 +42,13 @@ CONFIG = HookConfig(server_image="registry.example.com/aurora:0.1.0", drain_seco
 WEIGHT_STEPS = [{"setWeight": 10}, {"setWeight": 50}]
 
 
-def parent(max_shift: float | None = None, steps: list[dict] = WEIGHT_STEPS) -> dict:
-    checks = {"interval": f"{INTERVAL_SECONDS}s", "minRequests": 20, "maxErrorRate": 0.05, "failureLimit": 2}
+# Judged against stable: no ceiling, an increase of at most one point of errors.
+AGAINST_STABLE = {"baseline": "stable", "maxErrorRateIncrease": 0.01, "confidence": 0.95}
+
+
+def parent(max_shift: float | None = None, steps: list[dict] = WEIGHT_STEPS, judged: dict | None = None) -> dict:
+    checks = {"interval": f"{INTERVAL_SECONDS}s", "minRequests": 20}
+    checks |= judged or {"maxErrorRate": 0.05, "failureLimit": 2}
     if max_shift is not None:
         checks["maxPredictionShift"] = max_shift
     canary = {"replicas": 1, "steps": steps, "analysis": checks}
@@ -75,8 +80,14 @@ class Traffic(threading.Thread):
 
 
 @contextlib.contextmanager
-def live_setup(fault_error_rate: float = 0.0, canary_dataset: str = "builtin:diabetes", canary_seed: int = 42):
+def live_setup(
+    fault_error_rate: float = 0.0,
+    canary_dataset: str = "builtin:diabetes",
+    canary_seed: int = 42,
+    stable_error_rate: float = 0.0,
+):
     """Trained versions, the stable and canary servers, Prometheus and traffic; yields the Prometheus URL.
+    Each server fails the share of requests asked of it (aurora-serve's fault injection).
 
     The canary is trained on `canary_dataset` with `canary_seed`, and counts its predictions on
     the stable version's histogram bounds, as the MLDeployment hook has it do."""
@@ -94,7 +105,13 @@ def live_setup(fault_error_rate: float = 0.0, canary_dataset: str = "builtin:dia
         )
         assert code == 0, summary
     servers = [
-        Server(root, work / "stable", AURORA_MODEL_VERSION=STABLE_VERSION, AURORA_TRACK="stable"),
+        Server(
+            root,
+            work / "stable",
+            AURORA_MODEL_VERSION=STABLE_VERSION,
+            AURORA_TRACK="stable",
+            AURORA_FAULT_ERROR_RATE=str(stable_error_rate),
+        ),
         Server(
             root,
             work / "canary",
@@ -163,11 +180,12 @@ def run_rollout(
     limit_seconds: float = 40,
     max_shift: float | None = None,
     steps: list[dict] = WEIGHT_STEPS,
+    judged: dict | None = None,
 ) -> dict:
     """Start the canary and tick every half second on the real clock until a phase in `until`."""
     client = PrometheusClient(prometheus_url)
     hook = lambda r, now, **kw: mldeployment.sync(r, now=now, config=CONFIG, **kw)  # noqa: E731
-    cluster = MetacontrollerDouble(parent(max_shift, steps), hook, strategies=KEYS)
+    cluster = MetacontrollerDouble(parent(max_shift, steps, judged), hook, strategies=KEYS)
     cluster.tick(datetime.now(UTC), observations=None)
     mark_ready(cluster)
     cluster.parent["spec"]["version"] = CANARY_VERSION

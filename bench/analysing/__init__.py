@@ -1,0 +1,1 @@
+"""bench/analysis: rollouts simulated under three ways of judging a canary (bench/README.md)."""
