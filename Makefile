@@ -47,6 +47,7 @@ kind-down:
 bench: $(STAMP)
 	bench/serve
 	bench/hooks
+	bench/analysis
 
 clean:
 	rm -rf $(VENV) var build *.egg-info
