@@ -27,9 +27,15 @@ def test_a_canary_with_20_percent_errors_is_rolled_back_within_two_intervals():
     assert result["endedAt"] - result["weightAt"] <= 2 * INTERVAL_SECONDS + 1.5, result["timeline"]
 
 
+# Against stable the evidence adds up check by check: each weight is held for three checks.
+HELD_STEPS = [{"setWeight": 10}, {"pause": {"duration": "9s"}}, {"setWeight": 50}, {"pause": {"duration": "9s"}}]
+
+
 def test_against_stable_a_bad_day_for_both_tracks_is_promoted():
     with live_setup(fault_error_rate=0.05, stable_error_rate=0.05) as prometheus_url:
-        result = run_rollout(prometheus_url, until={"Stable", "RolledBack"}, judged=AGAINST_STABLE)
+        result = run_rollout(
+            prometheus_url, until={"Stable", "RolledBack"}, judged=AGAINST_STABLE, steps=HELD_STEPS, limit_seconds=60
+        )
     status = result["status"]
     assert status["phase"] == "Stable" and status["stableVersion"] == CANARY_VERSION, result["timeline"]
     # Both tracks failed alike, well over the 1 % a ceiling would allow.
@@ -39,7 +45,9 @@ def test_against_stable_a_bad_day_for_both_tracks_is_promoted():
 
 def test_against_stable_a_canary_failing_5_points_more_is_rolled_back_with_its_evidence():
     with live_setup(fault_error_rate=0.10, stable_error_rate=0.05) as prometheus_url:
-        result = run_rollout(prometheus_url, until={"Stable", "RolledBack"}, judged=AGAINST_STABLE)
+        result = run_rollout(
+            prometheus_url, until={"Stable", "RolledBack"}, judged=AGAINST_STABLE, steps=HELD_STEPS, limit_seconds=60
+        )
     status = result["status"]
     assert status["phase"] == "RolledBack" and status["reason"] == "CanaryWorseThanStable", result["timeline"]
     errors = status["analysis"]["evidence"]["errors"]
