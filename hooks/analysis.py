@@ -147,7 +147,7 @@ def threshold_failures(canary: dict, analysis: dict) -> list[str]:
     if error_rate is not None and ceiling is not None and error_rate > ceiling:
         reasons.append(f"canary error rate {error_rate:.3g} > {ceiling:g}")
     if p99 is not None and p99_ceiling is not None and p99 > p99_ceiling:
-        reasons.append(f"canary p99 {p99:.3g}s > {analysis['maxLatencyP99Seconds']:g}s")
+        reasons.append(f"canary p99 {p99:.3g}s > {p99_ceiling:g}s")
     return reasons
 
 

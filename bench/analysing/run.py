@@ -9,6 +9,7 @@ import math
 from bench.analysing.policies import FLAGGER_ARGO, TUNING, Policy, against_stable, aurora_thresholds
 from bench.analysing.rollouts import INTERVAL, STEPS, Outcome, simulate
 from bench.analysing.traffic import SCENARIOS, Scenario
+from bench.scaling import measures
 
 RATES = (1, 10, 200)
 TUNED_AT = 10  # requests/s
@@ -37,10 +38,8 @@ def rollback_times(results: list[Outcome]) -> list[float]:
 
 def percentile(times: list[float], share: float) -> float | None:
     """The nearest-rank percentile; None (never) when it falls on a rollout never rolled back."""
-    if not times:
-        return None
-    value = times[max(0, math.ceil(share * len(times)) - 1)]
-    return None if math.isinf(value) else value
+    value = measures.percentile(times, share)
+    return None if value is None or math.isinf(value) else value
 
 
 def median(times: list[float]) -> float | None:
